@@ -1,0 +1,166 @@
+"""Settings from the environment (pydantic-settings), grouped by concern.
+
+Every variable is prefixed ``CUDLY_`` except the three names kept for compatibility with
+existing deployments: ``CREDENTIAL_ENCRYPTION_KEY``, ``CREDENTIAL_ENCRYPTION_KEY_SECRET_ARN``
+and ``DATABASE_URL`` (``CUDLY_MAX_ACCOUNT_PARALLELISM`` already carries the prefix).
+``CUDLY_ENV=production`` refuses the insecure defaults (dev encryption key, embedded DB).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(enum.StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class LogFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str | int | float) -> int:
+    """Parse ``6h``/``30m``/``90`` into seconds."""
+    if isinstance(value, int | float):
+        return int(value)
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"invalid duration {value!r}: use e.g. 90, 30s, 15m, 6h, 1d")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _env(name: str) -> Any:
+    """Bind a field to exactly one environment variable name."""
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """All runtime configuration. Read once through :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CUDLY_", case_sensitive=False, extra="ignore", populate_by_name=True
+    )
+
+    # --- runtime ---------------------------------------------------------------------------
+    env: Environment = Environment.development
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    data_dir: Path = Path(".cudly")
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.text
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    run_migrations: bool = True
+    frontend_dist: Path | None = None
+
+    # --- database --------------------------------------------------------------------------
+    database_url: SecretStr | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
+    db_pool_size: int = Field(default=10, ge=1)
+    db_connect_timeout_s: float = Field(default=5.0, gt=0)
+
+    # --- auth ------------------------------------------------------------------------------
+    admin_email: str | None = None
+    admin_password: SecretStr | None = None
+    token_ttl_s: int = Field(default=12 * 3600, ge=60)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_s: int = Field(default=300, ge=1)
+
+    # --- credentials crypto ----------------------------------------------------------------
+    credential_encryption_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("CREDENTIAL_ENCRYPTION_KEY")
+    )
+    credential_encryption_key_secret_arn: str | None = Field(
+        default=None, validation_alias=_env("CREDENTIAL_ENCRYPTION_KEY_SECRET_ARN")
+    )
+    # Comma-separated 64-hex keys accepted for decryption only (key rotation window).
+    credential_decrypt_only_keys: SecretStr | None = None
+
+    # --- scheduler / fan-out ---------------------------------------------------------------
+    max_account_parallelism: int = Field(
+        default=10, ge=1, le=1000, validation_alias=_env("CUDLY_MAX_ACCOUNT_PARALLELISM")
+    )
+    account_timeout_s: float = Field(default=120.0, gt=0)
+    collect_interval: int = Field(default=6 * 3600)
+    scheduler_enabled: bool = True
+    purchases_enabled: bool = False
+    test_rate_limit_per_minute: int = Field(default=10, ge=1)
+
+    # --- clouds ----------------------------------------------------------------------------
+    aws_region: str = "us-east-1"
+    discovery_role_name: str = Field(default="CUDly", pattern=r"^[\w+=,.@-]{1,64}$")
+    azure_authority_host: str = "https://login.microsoftonline.com"
+    azure_management_url: str = "https://management.azure.com"
+    gcp_token_uri: str = "https://oauth2.googleapis.com/token"
+    gcp_api_base_recommender: str = "https://recommender.googleapis.com"
+    gcp_api_base_cloudresourcemanager: str = "https://cloudresourcemanager.googleapis.com"
+    gcp_api_base_compute: str = "https://compute.googleapis.com"
+    ca_bundle: Path | None = None
+    cloud_http_timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("collect_interval", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> int:
+        return parse_duration(value)
+
+    @field_validator(
+        "azure_authority_host",
+        "azure_management_url",
+        "gcp_token_uri",
+        "gcp_api_base_recommender",
+        "gcp_api_base_cloudresourcemanager",
+        "gcp_api_base_compute",
+    )
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.env is Environment.production:
+            if not (self.credential_encryption_key or self.credential_encryption_key_secret_arn):
+                raise ValueError(
+                    "CUDLY_ENV=production needs CREDENTIAL_ENCRYPTION_KEY or "
+                    "CREDENTIAL_ENCRYPTION_KEY_SECRET_ARN: the dev key is refused"
+                )
+            if self.database_url is None:
+                raise ValueError(
+                    "CUDLY_ENV=production needs DATABASE_URL: the embedded PostgreSQL is "
+                    "for development only"
+                )
+            if not self.azure_authority_host.startswith("https://"):
+                raise ValueError("CUDLY_AZURE_AUTHORITY_HOST must be https in production")
+        return self
+
+
+def env_var_names() -> set[str]:
+    """Every environment variable name the settings model reads (upper case)."""
+    names: set[str] = set()
+    prefix = Settings.model_config.get("env_prefix", "")
+    for field_name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(str(choice).upper() for choice in alias.choices)
+        else:
+            names.add(f"{prefix}{field_name}".upper())
+    return names
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

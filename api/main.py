@@ -1,0 +1,131 @@
+"""``create_app()`` and its lifespan: database, migrations, first admin, routers, the SPA."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.config import Settings, get_settings
+from api.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from api.errors import ERROR_RESPONSES, install_error_handlers
+from api.kit.embedded_db import start_embedded_postgres, to_asyncpg_url
+from api.logging import configure_logging
+from api.middleware import RequestContextMiddleware
+from api.migrate import upgrade_async
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FRONTEND_DIST = ROOT / "frontend" / "dist"
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url is not None:
+        return to_asyncpg_url(settings.database_url.get_secret_value())
+    return start_embedded_postgres(settings.data_dir)
+
+
+def _routers() -> list[APIRouter]:
+    from api.health.endpoints import router as health_router
+
+    return [health_router]
+
+
+def _operation_id(route: APIRoute) -> str:
+    tag = str(route.tags[0]) if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    url = database_url(settings)
+    if settings.run_migrations:
+        await upgrade_async(url)
+    engine = create_engine(url, settings)
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.read_sessionmaker = create_read_sessionmaker(engine)
+    for hook in app.state.startup_hooks:
+        await hook(app)
+    logger.info("CUDly ready", extra={"env": settings.env.value})
+    try:
+        yield
+    finally:
+        for hook in app.state.shutdown_hooks:
+            await hook(app)
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_format.value)
+    app = FastAPI(
+        title="CUDly",
+        version="0.1.0",
+        summary="Cloud commitments (RIs, Savings Plans, Reservations, CUDs) across many accounts",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        responses=ERROR_RESPONSES,
+    )
+    app.state.settings = settings
+    app.state.startup_hooks = []
+    app.state.shutdown_hooks = []
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    for router in _routers():
+        app.include_router(router, prefix="/api")
+    _mount_spa(app, settings.frontend_dist or DEFAULT_FRONTEND_DIST)
+    return app
+
+
+PLACEHOLDER = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>CUDly</title></head>
+<body><main><h1>CUDly</h1><p>The web interface has not been built. The API lives under
+<a href="/api/docs">/api/docs</a>.</p></main></body></html>"""
+
+
+def _mount_spa(app: FastAPI, dist: Path) -> None:
+    """Serve the built SPA for every GET that no API route claims (client-side routing).
+
+    Done in the 404 handler rather than a catch-all route, so ``/api/*`` keeps its JSON 404s
+    and a wrong method on an API path stays a 405.
+    """
+    dist = dist.resolve()
+    api_errors = app.exception_handlers[StarletteHTTPException]
+
+    async def spa_or_error(request: Request, exc: Exception) -> Response:
+        path = request.url.path.lstrip("/")
+        is_api = path == "api" or path.startswith("api/")
+        if (
+            isinstance(exc, StarletteHTTPException)
+            and exc.status_code == 404
+            and not is_api
+            and request.method in {"GET", "HEAD"}
+        ):
+            index = dist / "index.html"
+            if not index.is_file():
+                return HTMLResponse(PLACEHOLDER)
+            candidate = (dist / path).resolve()
+            if path and candidate.is_file() and candidate.is_relative_to(dist):
+                return FileResponse(candidate)
+            return FileResponse(index)
+        rendered = api_errors(request, exc)
+        return await rendered if not isinstance(rendered, Response) else rendered
+
+    app.add_exception_handler(StarletteHTTPException, spa_or_error)
+
+
+def app_factory() -> Any:
+    """Entry point for ``uvicorn --factory api.main:app_factory``."""
+    return create_app()

@@ -1,0 +1,43 @@
+"""Every table, imported here so ``Base.metadata`` is complete for Alembic and tests."""
+
+from api.models.accounts import (
+    AccountCredential,
+    AccountServiceOverride,
+    CloudAccount,
+    ServiceConfig,
+)
+from api.models.audit import AuditEvent
+from api.models.auth import ApiKey, Group, RateLimitWindow, Session, User, UserGroup
+from api.models.base import Base
+from api.models.collection import (
+    CollectionRun,
+    CollectionRunAccount,
+    Recommendation,
+    SavingsSnapshot,
+)
+from api.models.plans import PlanAccount, PurchasePlan
+from api.models.purchases import PurchaseExecution, PurchaseHistory, PurchaseLine
+
+__all__ = [
+    "AccountCredential",
+    "AccountServiceOverride",
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "CloudAccount",
+    "CollectionRun",
+    "CollectionRunAccount",
+    "Group",
+    "PlanAccount",
+    "PurchaseExecution",
+    "PurchaseHistory",
+    "PurchaseLine",
+    "PurchasePlan",
+    "RateLimitWindow",
+    "Recommendation",
+    "SavingsSnapshot",
+    "ServiceConfig",
+    "Session",
+    "User",
+    "UserGroup",
+]

@@ -34,9 +34,19 @@ def database_url(settings: Settings) -> str:
 
 
 def _routers() -> list[APIRouter]:
-    from api.health.endpoints import router as health_router
+    from api.accounts import endpoints as accounts
+    from api.api_keys import endpoints as api_keys
+    from api.audit import endpoints as audit
+    from api.auth import endpoints as auth
+    from api.credentials import endpoints as credentials
+    from api.groups import endpoints as groups
+    from api.health import endpoints as health
+    from api.service_config import endpoints as service_config
+    from api.users import endpoints as users
 
-    return [health_router]
+    # credentials before accounts: its /accounts/{id}/... routes are more specific.
+    modules = [health, auth, users, groups, api_keys, audit, credentials, service_config, accounts]
+    return [module.router for module in modules]
 
 
 def _operation_id(route: APIRoute) -> str:

@@ -13,7 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.config import Settings
 from api.main import create_app
 
-pytest_plugins = ["tests.fixtures.database", "tests.cloudsim.fixtures"]
+pytest_plugins = [
+    "tests.fixtures.database",
+    "tests.fixtures.auth",
+    "tests.cloudsim.fixtures",
+]
 
 TEST_KEY = "0" * 63 + "1"
 

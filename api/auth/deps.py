@@ -1,0 +1,87 @@
+"""The dependencies every route uses: ``CurrentPrincipal`` and ``Require(action, resource)``.
+
+Later domains call these and :class:`~api.auth.permissions.AccountScope`; they never
+re-implement authentication or scoping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from api.auth import repository
+from api.auth.permissions import AccountScope, Principal
+from api.auth.tokens import API_KEY_PREFIX, hash_token
+from api.db import SessionDep
+from api.enums import Action, Resource
+from api.errors import Forbidden, Unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="A login token or an API key")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
+
+
+async def current_principal(
+    request: Request,
+    session: SessionDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    """Resolve the caller from ``Authorization: Bearer`` (token or key) or ``X-API-Key``; else 401."""
+    secret = bearer.credentials if bearer is not None else api_key
+    if not secret:
+        raise Unauthorized(
+            "authentication required: send Authorization: Bearer <token> or X-API-Key"
+        )
+    if len(secret) > 256:
+        raise Unauthorized("invalid or expired credentials")
+    digest = hash_token(secret)
+    if secret.startswith(API_KEY_PREFIX):
+        principal = await repository.principal_for_api_key(session, digest)
+    else:
+        principal = await repository.principal_for_session(session, digest)
+    if principal is None:
+        raise Unauthorized("invalid or expired credentials")
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The caller plus the accounts the required permission reaches."""
+
+    principal: Principal
+    scope: AccountScope
+
+
+class Require:
+    """``Depends(Require(Action.view, Resource.accounts))``: 401 without a caller, 403 without the permission."""
+
+    def __init__(self, action: Action, resource: Resource, *, admin_only: bool = False) -> None:
+        self.action = action
+        self.resource = resource
+        self.admin_only = admin_only
+
+    async def __call__(self, principal: CurrentPrincipal) -> Grant:
+        if self.admin_only and not principal.is_admin:
+            raise Forbidden("this action needs the admin role", code="admin_required")
+        if not principal.can(self.action, self.resource):
+            raise Forbidden(
+                f"missing permission {self.action.value} on {self.resource.value}",
+                code="permission_denied",
+            )
+        return Grant(principal=principal, scope=principal.scope(self.action, self.resource))
+
+
+async def require_admin(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("this action needs the admin role", code="admin_required")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]

@@ -1,0 +1,7 @@
+"""HTTP endpoints for auth."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["auth"])

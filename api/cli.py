@@ -43,5 +43,49 @@ def migrate(revision: str = typer.Argument("head", help="Target revision")) -> N
     typer.echo(f"database migrated to {revision}")
 
 
-def run(coro: object) -> None:
-    asyncio.run(coro)  # type: ignore[arg-type]
+@admin_app.command("create")
+def admin_create(
+    email: str = typer.Option(..., prompt=True, help="The admin's email"),
+    password: str = typer.Option(
+        ..., prompt=True, hide_input=True, confirmation_prompt=True, help="At least 10 characters"
+    ),
+) -> None:
+    """Create an admin user (works whether or not other admins exist)."""
+    from pydantic import ValidationError
+
+    from api.auth.schemas import UserCreate
+    from api.enums import Role
+
+    try:
+        data = UserCreate.model_validate({"email": email, "password": password, "role": Role.admin})
+    except ValidationError as exc:
+        fields = ", ".join(
+            ".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in exc.errors()
+        )
+        typer.echo(f"invalid input: {fields}", err=True)
+        raise typer.Exit(2) from None
+    asyncio.run(_admin_create(data))
+
+
+async def _admin_create(data: object) -> None:
+    from api.auth import service
+    from api.auth.schemas import UserCreate
+    from api.db import create_engine, create_sessionmaker
+    from api.errors import AppError
+    from api.main import database_url
+    from api.migrate import upgrade_async
+
+    assert isinstance(data, UserCreate)
+    settings = get_settings()
+    url = database_url(settings)
+    await upgrade_async(url)
+    engine = create_engine(url, settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            user = await service.create_user(session, None, data)
+        typer.echo(f"admin {user.email} created ({user.id})")
+    except AppError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        await engine.dispose()

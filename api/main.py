@@ -75,6 +75,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.dispose()
 
 
+async def _bootstrap_admin(app: FastAPI) -> None:
+    from api.auth.service import bootstrap_admin_from_settings
+
+    async with app.state.sessionmaker() as session, session.begin():
+        await bootstrap_admin_from_settings(session, app.state.settings)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format.value)
@@ -90,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
-    app.state.startup_hooks = []
+    app.state.startup_hooks = [_bootstrap_admin]
     app.state.shutdown_hooks = []
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.permissions import Permission, Principal
 from api.enums import Role
 from api.models import ApiKey, Group, Session, User, UserGroup
+
+ADMIN_BOOTSTRAP_LOCK = 727274002
 
 
 def now() -> datetime:
@@ -80,3 +82,118 @@ async def principal_for_api_key(session: AsyncSession, key_hash: str) -> Princip
     key_id, user = row
     await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=func.now()))
     return await _principal(session, user, api_key_id=key_id)
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    return (
+        await session.execute(select(User).where(func.lower(User.email) == email.lower()))
+    ).scalar_one_or_none()
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    return list((await session.execute(select(User).order_by(User.email, User.id))).scalars())
+
+
+async def group_ids_by_user(
+    session: AsyncSession, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    result: dict[uuid.UUID, list[uuid.UUID]] = {uid: [] for uid in user_ids}
+    if not user_ids:
+        return result
+    rows = await session.execute(
+        select(UserGroup.user_id, UserGroup.group_id)
+        .where(UserGroup.user_id.in_(user_ids))
+        .order_by(UserGroup.group_id)
+    )
+    for user_id, group_id in rows:
+        result[user_id].append(group_id)
+    return result
+
+
+async def set_user_groups(
+    session: AsyncSession, user_id: uuid.UUID, group_ids: list[uuid.UUID]
+) -> None:
+    await session.execute(delete(UserGroup).where(UserGroup.user_id == user_id))
+    for group_id in dict.fromkeys(group_ids):
+        session.add(UserGroup(user_id=user_id, group_id=group_id))
+    await session.flush()
+
+
+async def count_admins(session: AsyncSession, *, active_only: bool = True) -> int:
+    query = select(func.count()).select_from(User).where(User.role == Role.admin.value)
+    if active_only:
+        query = query.where(User.is_active.is_(True))
+    return int((await session.execute(query)).scalar_one())
+
+
+async def count_users(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count()).select_from(User))).scalar_one())
+
+
+async def lock_admin_bootstrap(session: AsyncSession) -> None:
+    """Serialise first-admin creation across requests, workers and replicas."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADMIN_BOOTSTRAP_LOCK})
+
+
+async def existing_group_ids(session: AsyncSession, group_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    if not group_ids:
+        return set()
+    return set((await session.execute(select(Group.id).where(Group.id.in_(group_ids)))).scalars())
+
+
+# --- groups ------------------------------------------------------------------------------
+
+
+async def list_groups(session: AsyncSession) -> list[Group]:
+    return list((await session.execute(select(Group).order_by(Group.name, Group.id))).scalars())
+
+
+async def get_group(session: AsyncSession, group_id: uuid.UUID) -> Group | None:
+    return await session.get(Group, group_id)
+
+
+async def group_by_name(session: AsyncSession, name: str) -> Group | None:
+    return (await session.execute(select(Group).where(Group.name == name))).scalar_one_or_none()
+
+
+# --- sessions and API keys -------------------------------------------------------------
+
+
+async def add_session(session: AsyncSession, row: Session) -> Session:
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def revoke_session(session: AsyncSession, session_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Session)
+        .where(Session.id == session_id, Session.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
+
+
+async def revoke_user_sessions(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Session)
+        .where(Session.user_id == user_id, Session.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
+
+
+async def list_api_keys(session: AsyncSession, user_id: uuid.UUID | None) -> list[ApiKey]:
+    query = select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id)
+    if user_id is not None:
+        query = query.where(ApiKey.user_id == user_id)
+    return list((await session.execute(query)).scalars())
+
+
+async def get_api_key(session: AsyncSession, key_id: uuid.UUID) -> ApiKey | None:
+    return await session.get(ApiKey, key_id)

@@ -17,7 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -50,7 +50,7 @@ class CloudAccount(Base):
         check_in("azure_auth_mode", AzureAuthMode),
         check_in("gcp_auth_mode", GcpAuthMode),
         CheckConstraint("aws_bastion_id IS NULL OR aws_bastion_id <> id", name="no_self_bastion"),
-        Index("ix_cloud_accounts_name_lower", func.lower("name")),
+        Index("ix_cloud_accounts_name_lower", text("lower(name)")),
         Index("ix_cloud_accounts_provider_enabled", "provider", "enabled"),
     )
 

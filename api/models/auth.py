@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,7 +18,7 @@ class User(Base):
     __tablename__ = "users"
     __table_args__ = (
         check_in("role", Role),
-        Index("uq_users_email_lower", func.lower("email"), unique=True),
+        Index("uq_users_email_lower", text("lower(email)"), unique=True),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

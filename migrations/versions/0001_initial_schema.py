@@ -147,7 +147,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
     )
     op.create_index(
-        "uq_users_email_lower", "users", [sa.literal_column("lower('email')")], unique=True
+        "uq_users_email_lower", "users", [sa.text("lower(email)")], unique=True
     )
     op.create_table(
         "api_keys",
@@ -283,7 +283,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_cloud_accounts_name_lower",
         "cloud_accounts",
-        [sa.literal_column("lower('name')")],
+        [sa.text("lower(name)")],
         unique=False,
     )
     op.create_index(

@@ -41,7 +41,9 @@ def _ids(row: Row) -> str:
 def test_every_api_route_is_in_the_matrix(app: FastAPI) -> None:
     # The OpenAPI document lists every API route (none is hidden from it).
     declared = {
-        (method.upper(), path) for path, operations in app.openapi()["paths"].items() for method in operations
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
     }
     in_matrix = {(method, path) for method, path, _ in ROWS}
     assert declared - in_matrix == set(), "add these routes to a tests/<domain>/matrix.py"
@@ -101,4 +103,10 @@ async def test_admin_only_routes_refuse_a_user_with_every_permission(
 async def test_allowed_callers_are_not_denied(make_client: MakeClient, row: Row) -> None:
     client = await make_client(role="admin" if row[2] == ADMIN else "user")
     response = await _call(client, row[0], row[1])
+    assert response.status_code not in {401, 403}, response.text
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if isinstance(r[2], Perm)], ids=_ids)
+async def test_admin_bypasses_every_permission(admin_client: httpx.AsyncClient, row: Row) -> None:
+    response = await _call(admin_client, row[0], row[1])
     assert response.status_code not in {401, 403}, response.text

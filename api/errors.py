@@ -210,4 +210,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Not authenticated"},
     403: {"model": ErrorBody, "description": "Missing permission or account outside scope"},
     404: {"model": ErrorBody, "description": "Not found"},
+    409: {"model": ErrorBody, "description": "Conflict with the current state"},
+    413: {"model": ErrorBody, "description": "Request body too large"},
+    429: {"model": ErrorBody, "description": "Rate limited; see Retry-After"},
 }

@@ -104,7 +104,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in _routers():
         app.include_router(router, prefix="/api")
     _mount_spa(app, settings.frontend_dist or DEFAULT_FRONTEND_DIST)
+    _document_errors_as_400(app)
     return app
+
+
+def _document_errors_as_400(app: FastAPI) -> None:
+    """Validation failures are 400 with the SPEC §2 body, so the document must not promise 422."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                if responses.pop("422", None) is not None or "400" not in responses:
+                    responses.setdefault(
+                        "400",
+                        {
+                            "description": "Invalid input",
+                            "content": {"application/json": {"schema": error_ref}},
+                        },
+                    )
+        schemas = document.get("components", {}).get("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 PLACEHOLDER = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>CUDly</title></head>

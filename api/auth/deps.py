@@ -29,7 +29,13 @@ async def current_principal(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
-    """Resolve the caller from ``Authorization: Bearer`` (token or key) or ``X-API-Key``; else 401."""
+    """Resolve the caller from ``Authorization: Bearer`` (token or key) or ``X-API-Key``; else 401.
+
+    An ``Authorization`` header that is present but not a bearer credential is an error, never
+    silently skipped in favour of another header.
+    """
+    if "authorization" in request.headers and bearer is None:
+        raise Unauthorized("the Authorization header must be 'Bearer <token or API key>'")
     secret = bearer.credentials if bearer is not None else api_key
     if not secret:
         raise Unauthorized(

@@ -42,9 +42,10 @@ class LoginResult:
 
 
 def _buckets(email: str, ip: str | None) -> list[str]:
-    buckets = [f"login-email:{email.strip().lower()}"]
+    """Rate-limit keys; hashed so any input length fits and no address sits in the table."""
+    buckets = [f"login-email:{hash_token(email.strip().lower())[:40]}"]
     if ip:
-        buckets.append(f"login-ip:{ip}")
+        buckets.append(f"login-ip:{hash_token(ip)[:40]}")
     return buckets
 
 

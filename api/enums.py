@@ -48,6 +48,13 @@ class Payment(enum.StrEnum):
     all_upfront = "all-upfront"
 
 
+class ConfigSource(enum.StrEnum):
+    """Where an effective configuration value came from."""
+
+    global_ = "global"
+    override = "override"
+
+
 class Role(enum.StrEnum):
     admin = "admin"
     user = "user"

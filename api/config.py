@@ -31,6 +31,7 @@ class LogFormat(enum.StrEnum):
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_HEX_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def parse_duration(value: str | int | float) -> int:
@@ -52,7 +53,12 @@ class Settings(BaseSettings):
     """All runtime configuration. Read once through :func:`get_settings`."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CUDLY_", case_sensitive=False, extra="ignore", populate_by_name=True
+        env_prefix="CUDLY_",
+        case_sensitive=False,
+        extra="ignore",
+        populate_by_name=True,
+        # Startup errors must not print a mistyped key, password or database URL.
+        hide_input_in_errors=True,
     )
 
     # --- runtime ---------------------------------------------------------------------------
@@ -103,10 +109,18 @@ class Settings(BaseSettings):
     discovery_role_name: str = Field(default="CUDly", pattern=r"^[\w+=,.@-]{1,64}$")
     azure_authority_host: str = "https://login.microsoftonline.com"
     azure_management_url: str = "https://management.azure.com"
+    # The token audience for ARM. Not derived from the URL: sovereign clouds name theirs
+    # differently (e.g. https://management.core.usgovcloudapi.net/.default).
+    azure_management_scope: str = Field(
+        default="https://management.azure.com/.default", min_length=1, max_length=512
+    )
     gcp_token_uri: str = "https://oauth2.googleapis.com/token"
+    # The only STS token URL a GCP workload-identity (external_account) config may name.
+    gcp_sts_token_uri: str = "https://sts.googleapis.com/v1/token"
     gcp_api_base_recommender: str = "https://recommender.googleapis.com"
     gcp_api_base_cloudresourcemanager: str = "https://cloudresourcemanager.googleapis.com"
     gcp_api_base_compute: str = "https://compute.googleapis.com"
+    gcp_api_base_iamcredentials: str = "https://iamcredentials.googleapis.com"
     ca_bundle: Path | None = None
     cloud_http_timeout_s: float = Field(default=30.0, gt=0)
 
@@ -119,15 +133,34 @@ class Settings(BaseSettings):
         "azure_authority_host",
         "azure_management_url",
         "gcp_token_uri",
+        "gcp_sts_token_uri",
         "gcp_api_base_recommender",
         "gcp_api_base_cloudresourcemanager",
         "gcp_api_base_compute",
+        "gcp_api_base_iamcredentials",
     )
     @classmethod
     def _url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("credential_encryption_key")
+    @classmethod
+    def _hex_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # A clear startup error instead of a failure at the first credential write.
+        if value is not None and not _HEX_KEY.match(value.get_secret_value().strip()):
+            raise ValueError("must be 64 hexadecimal characters (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("credential_decrypt_only_keys")
+    @classmethod
+    def _hex_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parts = [p.strip() for p in value.get_secret_value().split(",") if p.strip()]
+            if not all(_HEX_KEY.match(p) for p in parts):
+                raise ValueError("must be comma-separated keys of 64 hexadecimal characters each")
+        return value
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.config import Settings, get_settings
 from api.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from api.errors import ERROR_RESPONSES, install_error_handlers
+from api.kit.crypto import get_key_ring
 from api.kit.embedded_db import start_embedded_postgres, to_asyncpg_url
 from api.logging import configure_logging
 from api.middleware import RequestContextMiddleware
@@ -39,13 +40,25 @@ def _routers() -> list[APIRouter]:
     from api.audit import endpoints as audit
     from api.auth import endpoints as auth
     from api.credentials import endpoints as credentials
+    from api.discovery import endpoints as discovery
     from api.groups import endpoints as groups
     from api.health import endpoints as health
     from api.service_config import endpoints as service_config
     from api.users import endpoints as users
 
-    # credentials before accounts: its /accounts/{id}/... routes are more specific.
-    modules = [health, auth, users, groups, api_keys, audit, credentials, service_config, accounts]
+    # More specific /accounts/... routes before the accounts router's /accounts/{id}.
+    modules = [
+        health,
+        auth,
+        users,
+        groups,
+        api_keys,
+        audit,
+        credentials,
+        discovery,
+        service_config,
+        accounts,
+    ]
     return [module.router for module in modules]
 
 
@@ -97,7 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
-    app.state.startup_hooks = [_bootstrap_admin]
+    # The key ring first: a bad or unreachable key stops the start, and the dev key warns now.
+    app.state.startup_hooks = [get_key_ring, _bootstrap_admin]
     app.state.shutdown_hooks = []
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -1,23 +1,246 @@
-"""Cloud-account rules."""
+"""Cloud-account rules: create, read, update, delete, with SPEC §3's validation and §2's scoping.
+
+Decisions where the SPEC is silent (see also :mod:`api.accounts.validation`):
+- ``PUT`` is a partial update: the fields present replace the stored ones, absent ones are
+  kept, an explicit ``null`` clears an optional field; the merged account is validated by
+  the same rules as a create.
+- A scoped ``accounts:create`` (or ``accounts:manage_credentials``) permission whose
+  constraint lists no account grants nothing (403); a non-empty constraint allows creating,
+  and limits which existing accounts may be named (``aws_bastion_id``).
+- Inline ``credentials`` on create also need ``accounts:manage_credentials``.
+"""
 
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.accounts import repository
-from api.auth.permissions import AccountScope
-from api.errors import NotFound
+from api.accounts.repository import AccountView
+from api.accounts.schemas import AccountCreate, AccountUpdate
+from api.accounts.validation import (
+    ACCOUNT_FIELDS,
+    BASTION_CHAINING,
+    DEFAULTS,
+    validate_account,
+)
+from api.audit import service as audit
+from api.auth.permissions import AccountScope, Principal
+from api.enums import Action, AwsAuthMode, Provider, Resource
+from api.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from api.models import CloudAccount
+
+if TYPE_CHECKING:
+    from api.config import Settings
+    from api.kit.crypto import KeyRing
+
+TARGET_TYPE = "cloud_account"
 
 
 async def load_account(
-    session: AsyncSession, account_id: uuid.UUID, scope: AccountScope
+    session: AsyncSession, account_id: uuid.UUID, scope: AccountScope, *, for_update: bool = False
 ) -> CloudAccount:
-    """The account named in a request: 404 when unknown, 403 when outside the caller's scope."""
-    account = await repository.get_account(session, account_id)
+    """The account named in a request: 404 when unknown, 403 when outside the caller's scope.
+
+    ``for_update`` row-locks it for the rest of the transaction.
+    """
+    account = await repository.get_account(session, account_id, for_update=for_update)
     if account is None:
         raise NotFound("cloud account not found", code="account_not_found")
     scope.require([account.id])
     return account
+
+
+def _require_some_scope(scope: AccountScope) -> None:
+    # A constraint naming no account grants nothing (fails closed), even for a new account.
+    if not scope.unrestricted and not scope.account_ids:
+        raise Forbidden(
+            "your permissions do not cover any cloud account", code="account_out_of_scope"
+        )
+
+
+def authorize_inline_credentials(principal: Principal) -> None:
+    """403 unless the caller may also store credentials (``accounts:manage_credentials``)."""
+    if not principal.can(Action.manage_credentials, Resource.accounts):
+        raise Forbidden(
+            "inline credentials need the manage_credentials permission on accounts",
+            code="permission_denied",
+        )
+    _require_some_scope(principal.scope(Action.manage_credentials, Resource.accounts))
+
+
+async def list_accounts(
+    session: AsyncSession,
+    scope: AccountScope,
+    *,
+    provider: Provider | None = None,
+    enabled: bool | None = None,
+    search: str | None = None,
+) -> list[AccountView]:
+    """The accounts the caller may see, filtered; ``search`` is a case-insensitive substring."""
+    return await repository.list_accounts(
+        session, scope, provider=provider, enabled=enabled, search=search or None
+    )
+
+
+async def get_account(
+    session: AsyncSession, account_id: uuid.UUID, scope: AccountScope
+) -> AccountView:
+    """One account with its derived fields: 404 unknown, 403 outside scope."""
+    view = await repository.get_account_view(session, account_id)
+    if view is None:
+        raise NotFound("cloud account not found", code="account_not_found")
+    scope.require([account_id])
+    return view
+
+
+async def _check_bastion(
+    session: AsyncSession,
+    scope: AccountScope,
+    bastion_id: uuid.UUID,
+    *,
+    account_id: uuid.UUID | None,
+) -> None:
+    """The bastion is in scope, is not the account itself, exists, is AWS and is no bastion.
+
+    It is share-locked, so it cannot become a bastion (or vanish) before this commits.
+    """
+    scope.require([bastion_id])
+    if account_id is not None and bastion_id == account_id:
+        raise ValidationFailed.for_field("aws_bastion_id", "an account cannot be its own bastion")
+    bastion = await repository.get_account_for_share(session, bastion_id)
+    if bastion is None:
+        raise ValidationFailed.for_field("aws_bastion_id", "no cloud account has this id")
+    if bastion.provider != Provider.aws:
+        raise ValidationFailed.for_field("aws_bastion_id", "the bastion must be an AWS account")
+    if bastion.aws_auth_mode == AwsAuthMode.bastion:
+        raise ValidationFailed(
+            BASTION_CHAINING,
+            fields=[FieldError(field="aws_bastion_id", message=BASTION_CHAINING)],
+        )
+
+
+async def create_account(
+    session: AsyncSession,
+    principal: Principal,
+    scope: AccountScope,
+    payload: AccountCreate,
+    key_ring: KeyRing | None = None,
+    settings: Settings | None = None,
+) -> AccountView:
+    """Validate and insert an account (and its inline credentials); 409 on a duplicate id.
+
+    ``key_ring`` and ``settings`` (the app's: cloud endpoint policy) are needed only when
+    ``payload.credentials`` is given.
+    """
+    _require_some_scope(scope)
+    given = payload.model_dump(exclude_unset=True, exclude={"credentials"})
+    values = validate_account({**DEFAULTS, **given})
+    if values["aws_bastion_id"] is not None:
+        await _check_bastion(session, scope, values["aws_bastion_id"], account_id=None)
+
+    credentials: Any = None
+    if payload.credentials is not None:
+        authorize_inline_credentials(principal)
+        from api.credentials.schemas import parse_inline_credentials
+
+        provider = Provider(values["provider"])
+        credentials = parse_inline_credentials(
+            provider, _auth_mode(values, provider), payload.credentials, settings=settings
+        )
+
+    account = CloudAccount(**values, created_by=principal.user_id)
+    try:
+        await repository.insert_account(session, account)
+    except repository.DuplicateAccount:
+        raise Conflict(
+            f"a {values['provider']} account with external_id {values['external_id']} "
+            "already exists",
+            code="account_exists",
+        ) from None
+
+    if credentials is not None:
+        from api.credentials.service import store_credentials
+
+        assert key_ring is not None, "inline credentials need the key ring"
+        await store_credentials(session, key_ring, account, credentials, principal, settings)
+
+    changed = sorted(given) + (["credentials"] if payload.credentials is not None else [])
+    await audit.record(session, principal, "account.create", TARGET_TYPE, account.id, changed)
+    return await _view(session, account.id)
+
+
+def _auth_mode(values: dict[str, Any], provider: Provider) -> str:
+    mode: str = values[f"{provider.value}_auth_mode"]
+    return mode
+
+
+async def update_account(
+    session: AsyncSession,
+    principal: Principal,
+    scope: AccountScope,
+    account_id: uuid.UUID,
+    payload: AccountUpdate,
+) -> AccountView:
+    """Apply the fields present in ``payload`` (metadata only), validated as a whole account."""
+    account = await load_account(session, account_id, scope, for_update=True)
+    current = {field: getattr(account, field) for field in ACCOUNT_FIELDS}
+    changes = payload.model_dump(exclude_unset=True, exclude={"provider", "external_id"})
+    merged = {**current, **changes}
+    # Leaving bastion mode drops the bastion unless the body names one (which is then refused).
+    if merged["aws_auth_mode"] != AwsAuthMode.bastion and "aws_bastion_id" not in changes:
+        merged["aws_bastion_id"] = None
+    values = validate_account(merged)
+
+    if values["aws_auth_mode"] == AwsAuthMode.bastion:
+        if "aws_bastion_id" in changes or current["aws_auth_mode"] != AwsAuthMode.bastion:
+            await _check_bastion(session, scope, values["aws_bastion_id"], account_id=account.id)
+        if await repository.bastion_dependants(session, account.id):
+            # Others assume through this account: it cannot itself go through a bastion.
+            raise ValidationFailed(
+                BASTION_CHAINING,
+                fields=[FieldError(field="aws_auth_mode", message=BASTION_CHAINING)],
+            )
+
+    changed = [field for field in ACCOUNT_FIELDS if values[field] != current[field]]
+    for field in changed:
+        setattr(account, field, values[field])
+    await session.flush()
+    await audit.record(session, principal, "account.update", TARGET_TYPE, account.id, changed)
+    return await _view(session, account.id)
+
+
+async def delete_account(
+    session: AsyncSession, principal: Principal, scope: AccountScope, account_id: uuid.UUID
+) -> None:
+    """Delete the account: 409 while it has pending/running executions or is someone's bastion.
+
+    The row is locked first, so an execution cannot be inserted for it meanwhile.
+    """
+    account = await load_account(session, account_id, scope, for_update=True)
+    executions = await repository.active_execution_ids(session, account.id)
+    if executions:
+        raise Conflict(
+            f"the account has {len(executions)} pending or running purchase execution(s); "
+            "wait for them to finish",
+            code="account_has_active_executions",
+            extra={"executions": [str(execution_id) for execution_id in executions]},
+        )
+    dependants = await repository.bastion_dependants(session, account.id)
+    if dependants:
+        raise Conflict(
+            f"the account is the bastion of {len(dependants)} other account(s); "
+            "change or delete them first",
+            code="account_is_bastion",
+            extra={"dependants": [{"id": str(i), "name": name} for i, name in dependants]},
+        )
+    await repository.delete_account(session, account.id)
+    await audit.record(session, principal, "account.delete", TARGET_TYPE, account_id)
+
+
+async def _view(session: AsyncSession, account_id: uuid.UUID) -> AccountView:
+    view = await repository.get_account_view(session, account_id)
+    assert view is not None
+    return view

@@ -1,0 +1,1 @@
+"""AWS through aioboto3; endpoints come only from botocore's ``AWS_ENDPOINT_URL[_<SERVICE>]``."""

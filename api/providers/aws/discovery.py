@@ -1,0 +1,92 @@
+"""AWS Organizations member discovery: ``ListAccounts``, every page, as the root account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from api.config import Settings
+from api.enums import Provider
+from api.providers.aws.client import (
+    _code,
+    _describe,
+    _signer_error,
+    _transport_error,
+    client_kwargs,
+    resolve_session,
+    session_for,
+)
+from api.providers.base import AccountAuth, DiscoveredMember, ProviderError
+
+PAGE_SIZE = 20  # the API's maximum
+MAX_PAGES = 10_000  # a NextToken that never ends is a bug upstream, not a reason to spin
+ACTIVE_STATES = {"ACTIVE"}
+
+
+def _member(raw: dict[str, Any]) -> DiscoveredMember:
+    # ``State`` replaced ``Status`` (retired); older answers carry only ``Status``.
+    state = str(raw.get("State") or raw.get("Status") or "UNKNOWN")
+    return DiscoveredMember(
+        external_id=str(raw.get("Id", "")),
+        name=str(raw.get("Name") or raw.get("Id") or ""),
+        state=state,
+        active=state in ACTIVE_STATES,
+    )
+
+
+def _organizations_error(exc: ClientError, signer: str) -> ProviderError:
+    code, message = _code(exc)
+    known = _signer_error(code, signer)
+    if known is not None:
+        return known
+    if code in {"AccessDeniedException", "AccessDenied"}:
+        return ProviderError(
+            f"AWS refused organizations:ListAccounts for {signer} ({code}): run discovery from "
+            "the organisation's management account or a delegated administrator, and allow "
+            "organizations:ListAccounts to its identity",
+            code="aws_discovery_denied",
+        )
+    if code == "AWSOrganizationsNotInUseException":
+        return ProviderError(
+            f"{signer} is not a member of an AWS organisation ({code}): clear aws_is_org_root "
+            "or point discovery at the management account",
+            code="aws_not_in_organization",
+        )
+    return ProviderError(
+        f"AWS refused organizations:ListAccounts ({code}): {message}", code="aws_discovery_failed"
+    )
+
+
+class AwsDiscoverer:
+    provider = Provider.aws
+
+    async def discover(self, auth: AccountAuth, settings: Settings) -> list[DiscoveredMember]:
+        """All accounts of the organisation, paging until ``NextToken`` is absent."""
+        credentials = await resolve_session(auth, settings)
+        members: list[DiscoveredMember] = []
+        try:
+            async with session_for(credentials).client(
+                "organizations", **client_kwargs(settings)
+            ) as org:
+                token: str | None = None
+                for _ in range(MAX_PAGES):
+                    request: dict[str, Any] = {"MaxResults": PAGE_SIZE}
+                    if token:
+                        request["NextToken"] = token
+                    page = await org.list_accounts(**request)
+                    members.extend(_member(raw) for raw in page.get("Accounts", []))
+                    # A page may be empty while NextToken is set: keep going until it is null.
+                    token = page.get("NextToken")
+                    if not token:
+                        return members
+        except ClientError as exc:
+            raise _organizations_error(exc, _describe(auth)) from None
+        except (BotoConnectionError, HTTPClientError) as exc:
+            raise _transport_error(exc) from None
+        except BotoCoreError as exc:
+            raise ProviderError(
+                f"ListAccounts failed ({type(exc).__name__})", code="aws_error"
+            ) from None
+        raise ProviderError("ListAccounts never stopped paging", code="aws_discovery_failed")

@@ -1,0 +1,1 @@
+"""Azure: Entra ID tokens through azure-identity (aio), ARM over httpx."""

@@ -1,0 +1,1 @@
+"""GCP: google-auth credentials (refreshed in a thread), Google REST APIs over httpx."""

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import BeforeValidator, StringConstraints
+from pydantic import BeforeValidator, StringConstraints, WithJsonSchema
 
 from api.accounts import service
 from api.accounts.schemas import (
@@ -19,7 +19,7 @@ from api.accounts.schemas import (
 from api.accounts.validation import check_text
 from api.auth.deps import Grant, Require
 from api.db import ReadSessionDep, SessionDep
-from api.enums import Action, Provider, Resource
+from api.enums import Action, Provider, Resource, values
 from api.errors import ErrorBody
 
 router = APIRouter(tags=["accounts"])
@@ -39,13 +39,16 @@ def _check_search(value: str | None) -> str | None:
     return None if value is None else check_text(value, "search")
 
 
+# The schemas document what the validator accepts: an empty parameter means no filter.
 ProviderFilter = Annotated[
     Provider | None,
+    WithJsonSchema({"type": "string", "enum": ["", *values(Provider)]}),
     BeforeValidator(_empty_to_none),
     Query(description="Only accounts of this provider"),
 ]
 EnabledFilter = Annotated[
     bool | None,
+    WithJsonSchema({"anyOf": [{"type": "boolean"}, {"type": "string", "enum": [""]}]}),
     BeforeValidator(_empty_to_none),
     Query(description="Only enabled (true) or disabled (false) accounts"),
 ]

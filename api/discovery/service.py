@@ -163,6 +163,6 @@ async def discover_members(
     await audit.record(session, actor, "account.discover", "cloud_account", root.id, ())
     logger.info(
         "discovery finished",
-        extra={"root_id": str(root.id), "discovered": len(rows), "created": result.created},
+        extra={"root_id": str(root.id), "discovered": len(rows), "created_count": result.created},
     )
     return result

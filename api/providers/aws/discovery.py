@@ -48,6 +48,14 @@ def _organizations_error(exc: ClientError, signer: str) -> ProviderError:
             "organizations:ListAccounts to its identity",
             code="aws_discovery_denied",
         )
+    if code.isdigit():
+        # No parseable AWS error code (a proxy or a non-JSON body): never echo the body.
+        return ProviderError(
+            f"AWS answered HTTP {code} to organizations:ListAccounts for {signer}: its "
+            "credentials were refused or lack organizations:ListAccounts; run the connectivity "
+            "test on the root account",
+            code="aws_discovery_denied",
+        )
     if code == "AWSOrganizationsNotInUseException":
         return ProviderError(
             f"{signer} is not a member of an AWS organisation ({code}): clear aws_is_org_root "

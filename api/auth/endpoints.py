@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Request, Response, status
 
 from api.auth import repository, service
@@ -14,17 +16,21 @@ from api.models import User
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-async def user_out(session: SessionDep, user: User) -> UserOut:
-    groups = await repository.group_ids_by_user(session, [user.id])
+def to_user_out(user: User, group_ids: list[uuid.UUID]) -> UserOut:
     return UserOut(
         id=user.id,
         email=user.email,
         role=Role(user.role),
         is_active=user.is_active,
-        group_ids=groups[user.id],
+        group_ids=group_ids,
         created_at=user.created_at,
         updated_at=user.updated_at,
     )
+
+
+async def user_out(session: SessionDep, user: User) -> UserOut:
+    groups = await repository.group_ids_by_user(session, [user.id])
+    return to_user_out(user, groups[user.id])
 
 
 @router.post(

@@ -17,18 +17,12 @@ from typing import Any, Generic, TypeVar
 
 from api.enums import ConfigSource, Payment, Provider
 from api.models import AccountServiceOverride, ServiceConfig
+from api.models.accounts import SERVICE_LIST_FIELDS
 
 T = TypeVar("T")
 
 SCALAR_FIELDS = ("enabled", "term", "payment", "coverage", "ramp_schedule")
-LIST_FIELDS = (
-    "include_regions",
-    "exclude_regions",
-    "include_types",
-    "exclude_types",
-    "include_engines",
-    "exclude_engines",
-)
+LIST_FIELDS = SERVICE_LIST_FIELDS
 # Every configurable field, in the order responses list them.
 CONFIG_FIELDS = SCALAR_FIELDS + LIST_FIELDS
 

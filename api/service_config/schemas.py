@@ -38,6 +38,7 @@ from pydantic import (
 )
 
 from api.enums import ConfigSource, Payment, Provider
+from api.service_config.merge import LIST_FIELDS
 
 MAX_LIST_ITEMS = 200
 MAX_RAMP_STEPS = 24
@@ -168,18 +169,7 @@ class _ConfigFields(BaseModel):
     exclude_engines: LabelList | None = None
 
 
-_NOT_NULLABLE_GLOBALS = (
-    "enabled",
-    "term",
-    "payment",
-    "coverage",
-    "include_regions",
-    "exclude_regions",
-    "include_types",
-    "exclude_types",
-    "include_engines",
-    "exclude_engines",
-)
+_NOT_NULLABLE_GLOBALS = ("enabled", "term", "payment", "coverage", *LIST_FIELDS)
 
 
 def _drop_null_branch(schema: dict[str, Any]) -> None:

@@ -8,10 +8,9 @@ from fastapi import APIRouter, Response, status
 
 from api.auth import repository, service
 from api.auth.deps import AdminPrincipal
-from api.auth.endpoints import user_out
+from api.auth.endpoints import to_user_out, user_out
 from api.auth.schemas import UserCreate, UserList, UserOut, UserUpdate
 from api.db import SessionDep
-from api.enums import Role
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -20,20 +19,7 @@ router = APIRouter(prefix="/users", tags=["users"])
 async def list_users(_: AdminPrincipal, session: SessionDep) -> UserList:
     users = await repository.list_users(session)
     groups = await repository.group_ids_by_user(session, [u.id for u in users])
-    return UserList(
-        users=[
-            UserOut(
-                id=u.id,
-                email=u.email,
-                role=Role(u.role),
-                is_active=u.is_active,
-                group_ids=groups[u.id],
-                created_at=u.created_at,
-                updated_at=u.updated_at,
-            )
-            for u in users
-        ]
-    )
+    return UserList(users=[to_user_out(u, groups[u.id]) for u in users])
 
 
 @router.post("", response_model=UserOut, status_code=status.HTTP_201_CREATED)

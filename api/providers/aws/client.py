@@ -52,10 +52,10 @@ from api.credentials.schemas import AwsAccessKeysIn, AwsWifIn, effective_auth_mo
 from api.enums import AwsAuthMode, Provider
 from api.providers.base import AccountAuth, ConnectivityResult, ProviderError
 from api.providers.http import botocore_verify
+from api.providers.tokens import read_token_file
 
 ROLE_ARN = re.compile(r"^arn:aws:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,500}$")
 EXTERNAL_ID = re.compile(r"^[\x21-\x7e ]{2,1224}$")
-TOKEN_FILE_MAX_BYTES = 64 * 1024
 CACHE_MARGIN = timedelta(minutes=5)
 _THROTTLING = {
     "Throttling",
@@ -320,23 +320,7 @@ async def _assume_role(
 
 
 async def _read_token_file(path: str) -> str:
-    def read() -> str:
-        with open(path, "rb") as handle:
-            data = handle.read(TOKEN_FILE_MAX_BYTES + 1)
-        if len(data) > TOKEN_FILE_MAX_BYTES:
-            raise ValueError("too large")
-        return data.decode("utf-8").strip()
-
-    try:
-        token = await asyncio.to_thread(read)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise ProviderError(
-            f"cannot read the web identity token file {path} ({reason})", code="wif_token_file"
-        ) from None
-    if not token:
-        raise ProviderError(f"the web identity token file {path} is empty", code="wif_token_file")
-    return token
+    return await read_token_file(path, "web identity token")
 
 
 async def _assume_role_with_web_identity(

@@ -13,7 +13,6 @@ TLS: azure-identity gets an aiohttp transport whose connector uses the shared SS
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import aiohttp
@@ -28,6 +27,7 @@ from api.credentials.schemas import AzureClientSecretIn, AzureWifIn
 from api.enums import Provider
 from api.providers.base import AccountAuth, ConnectivityResult, ProviderError
 from api.providers.http import async_client, ssl_context
+from api.providers.tokens import read_token_file
 
 ARM_API_VERSION = "2022-12-01"
 SUBSCRIPTION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -36,7 +36,6 @@ TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
 CLIENT_ID = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
-TOKEN_FILE_MAX_BYTES = 64 * 1024
 _AADSTS = re.compile(r"AADSTS(\d+)")
 
 _AADSTS_HINTS = {
@@ -86,23 +85,7 @@ def _transport(settings: Settings) -> AioHttpTransport:
 
 
 async def _read_token_file(path: str) -> str:
-    def read() -> str:
-        with open(path, "rb") as handle:
-            data = handle.read(TOKEN_FILE_MAX_BYTES + 1)
-        if len(data) > TOKEN_FILE_MAX_BYTES:
-            raise ValueError("too large")
-        return data.decode("utf-8").strip()
-
-    try:
-        token = await asyncio.to_thread(read)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise ProviderError(
-            f"cannot read the federated token file {path} ({reason})", code="wif_token_file"
-        ) from None
-    if not token:
-        raise ProviderError(f"the federated token file {path} is empty", code="wif_token_file")
-    return token
+    return await read_token_file(path, "federated token")
 
 
 async def credential_for(auth: AccountAuth, settings: Settings) -> AsyncTokenCredential:

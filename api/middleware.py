@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +27,18 @@ class _BodyTooLarge(HTTPException):
         super().__init__(413, f"request body exceeds the limit of {limit} bytes")
 
 
+def _drop_empty_query_params(scope: Scope) -> Scope:
+    """``?provider=&since=`` means "no filter" everywhere (SPEC writes filters that way)."""
+    raw: bytes = scope.get("query_string", b"")
+    if not raw or b"=" not in raw:
+        return scope
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if v != ""]
+    if len(kept) == len(pairs):
+        return scope
+    return {**scope, "query_string": urlencode(kept).encode("latin-1")}
+
+
 class RequestContextMiddleware:
     """Assigns ``X-Request-ID``, enforces ``max_body_bytes`` (413), logs one line per request."""
 
@@ -37,6 +50,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope = _drop_empty_query_params(scope)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         incoming = headers.get("x-request-id", "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex

@@ -78,3 +78,14 @@ def test_json_log_lines_carry_the_request_id() -> None:
     assert line["message"] == "hello world"
     assert line["request_id"] == "req-123456"
     assert line["status"] == 200
+
+
+async def test_empty_query_parameters_mean_no_filter(admin_client: httpx.AsyncClient) -> None:
+    await admin_client.post("/api/groups", json={"name": "g"})
+    unfiltered = (await admin_client.get("/api/audit")).json()["events"]
+    assert len(unfiltered) == 1
+    empty = await admin_client.get("/api/audit?target_id=&actor=&since=")
+    assert empty.status_code == 200
+    assert empty.json()["events"] == unfiltered
+    accounts = await admin_client.get("/api/accounts?provider=&enabled=&search=")
+    assert accounts.status_code == 200

@@ -172,7 +172,11 @@ def normalize_external_id(provider: Provider, value: str) -> str:
             raise ValueError(
                 "an Azure subscription id is a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
             )
-        return value.lower()
+        if value != value.lower():
+            # SPEC §3: the external id is the lower-case form, so (provider, external_id) is
+            # unique whatever case a client copied the id in.
+            raise ValueError(f"an Azure subscription id must be lower-case: use {value.lower()}")
+        return value
     try:
         return check_gcp_project_id(value)
     except ValueError:

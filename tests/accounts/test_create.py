@@ -162,7 +162,7 @@ async def test_azure_ids_are_normalised_to_lower_case(admin_client: httpx.AsyncC
     response = await admin_client.post(
         "/api/accounts",
         json=azure_body(
-            external_id=subscription.upper(),
+            external_id=subscription,
             azure_subscription_id=subscription.upper(),
             azure_tenant_id=TENANT.upper(),
             azure_client_id=client_id.upper(),
@@ -483,15 +483,18 @@ async def test_duplicate_provider_and_external_id_is_409(
     assert (await admin_client.get(f"/api/accounts/{first['id']}")).json()["name"] == first["name"]
 
 
-async def test_duplicate_azure_subscription_in_another_case_is_409(
+async def test_upper_case_azure_external_id_is_refused(
     admin_client: httpx.AsyncClient, create_account: CreateAccount
 ) -> None:
+    """SPEC §3: the Azure external id is the lower-case UUID; the error shows that form."""
     subscription = azure_id()
     await create_account(azure_body(external_id=subscription))
     response = await admin_client.post(
         "/api/accounts", json=azure_body(external_id=subscription.upper())
     )
-    assert response.status_code == 409
+    assert response.status_code == 400
+    assert response.json()["fields"][0]["field"] == "external_id"
+    assert subscription in response.json()["error"]
 
 
 async def test_concurrent_duplicate_creates_one_wins(

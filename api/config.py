@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = None
     token_ttl_s: int = Field(default=12 * 3600, ge=60)
     login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=100, ge=1)
     login_window_s: int = Field(default=300, ge=1)
 
     # --- credentials crypto ----------------------------------------------------------------

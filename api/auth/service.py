@@ -41,11 +41,17 @@ class LoginResult:
     user: User
 
 
-def _buckets(email: str, ip: str | None) -> list[str]:
-    """Rate-limit keys; hashed so any input length fits and no address sits in the table."""
-    buckets = [f"login-email:{hash_token(email.strip().lower())[:40]}"]
+def _buckets(email: str, ip: str | None, settings: Settings) -> list[tuple[str, int]]:
+    """Rate-limit keys and their limits; hashed so any input fits and no address is stored.
+
+    One email gets few tries (guessing one password); one IP gets many more, since offices,
+    NATs and CI runners put many honest users behind one address.
+    """
+    buckets = [
+        (f"login-email:{hash_token(email.strip().lower())[:40]}", settings.login_max_failures)
+    ]
     if ip:
-        buckets.append(f"login-ip:{hash_token(ip)[:40]}")
+        buckets.append((f"login-ip:{hash_token(ip)[:40]}", settings.login_max_failures_per_ip))
     return buckets
 
 
@@ -60,10 +66,10 @@ async def login(
 ) -> LoginResult:
     """Check the password and open a session; throttled per email and per IP (429 when over)."""
     window = settings.login_window_s
-    buckets = _buckets(email, ip)
-    for bucket in buckets:
+    buckets = _buckets(email, ip, settings)
+    for bucket, limit in buckets:
         current = await ratelimit.peek(session, bucket, window)
-        if current.count >= settings.login_max_failures:
+        if current.count >= limit:
             raise TooManyRequests(
                 "too many failed sign-in attempts; wait and try again", current.retry_after_s
             )
@@ -71,10 +77,10 @@ async def login(
     # Same work, same message for an unknown email and a wrong password: no enumeration.
     valid = await verify_password(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
-        for bucket in buckets:
+        for bucket, _ in buckets:
             await ratelimit.hit(maker, bucket, window)
         raise Unauthorized(INVALID_LOGIN, code="invalid_credentials")
-    await ratelimit.reset(maker, buckets[0])
+    await ratelimit.reset(maker, buckets[0][0])
     token = new_session_token()
     expires_at = datetime.now(UTC) + timedelta(seconds=settings.token_ttl_s)
     await repository.add_session(

@@ -315,3 +315,25 @@ async def test_mutations_write_audit_events(admin_client: httpx.AsyncClient, app
     assert update_event.changed_fields == ["group_ids", "password"]
     assert update_event.request_id
     assert update_event.actor_email
+
+
+async def test_failures_from_one_ip_for_many_emails_hit_the_ip_limit(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    app.state.settings = app.state.settings.model_copy(update={"login_max_failures_per_ip": 3})
+    await make_admin(client)
+    for i in range(3):
+        assert (
+            await login(client, email=f"nobody{i}@example.com", password="x")
+        ).status_code == 401
+    # another email, same address: the IP's limit applies; the per-email limit (5) is far
+    assert (await login(client)).status_code == 429
+
+
+async def test_a_few_failures_from_one_ip_do_not_lock_out_other_users(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_admin(client)
+    for i in range(8):  # more than the per-email limit, spread over emails
+        await login(client, email=f"typo{i}@example.com", password="x")
+    assert (await login(client)).status_code == 200

@@ -32,6 +32,8 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,  # a restarted database is reconnected transparently
         pool_recycle=1800,
+        # Errors and logs never carry bound values (a blob, an email, a token hash).
+        hide_parameters=True,
         connect_args={
             "timeout": settings.db_connect_timeout_s,
             "command_timeout": 60,

@@ -56,3 +56,28 @@ async def test_unknown_account_is_404_not_counted(admin_client: httpx.AsyncClien
     for _ in range(12):
         response = await admin_client.post(f"/api/accounts/{missing}/test")
         assert response.status_code == 404
+
+
+async def test_concurrent_calls_from_two_workers_admit_exactly_the_limit(
+    admin_client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """16 calls at once, split over two apps with their own pools: exactly 10 get through."""
+    import asyncio
+
+    account = await add_account(session)
+    second_worker = create_app(settings)
+    async with second_worker.router.lifespan_context(second_worker):
+        transport = httpx.ASGITransport(app=second_worker, raise_app_exceptions=False)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=admin_client.headers
+        ) as other_client:
+            responses = await asyncio.gather(
+                *(
+                    (admin_client if i % 2 else other_client).post(
+                        f"/api/accounts/{account.id}/test"
+                    )
+                    for i in range(16)
+                )
+            )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 10 + [429] * 6

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -192,6 +193,31 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, message, code, headers=getattr(exc, "headers", None))
 
 
+# SQLSTATEs that mean "the client's text cannot be stored", not a server fault.
+_CLIENT_DATA_ERRORS = {
+    "22021": "text must be valid UTF-8 without NUL characters",  # character_not_in_repertoire
+    "22P05": "text must be valid UTF-8 without NUL characters",  # untranslatable_character
+    "22001": "a value is longer than its field allows",  # string_data_right_truncation
+}
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Input the database refuses (a NUL byte, an over-long value) is the client's 400."""
+    message = _CLIENT_DATA_ERRORS.get(_sqlstate(exc) or "")
+    if message is not None:
+        return error_response(400, message, "invalid_text")
+    return await _unhandled(request, exc)
+
+
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
     # The exception type only: messages may carry SQL or secrets.
     logger.error("unhandled error", extra={"error_type": type(exc).__name__}, exc_info=exc)
@@ -202,6 +228,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unhandled)
 
 

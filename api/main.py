@@ -123,7 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _document_errors_as_400(app: FastAPI) -> None:
-    """Validation failures are 400 with the SPEC §2 body, so the document must not promise 422."""
+    """Validation failures are 400 with the SPEC §2 body, so the document must not promise 422;
+    and an empty optional query parameter is accepted as "no filter", so it says so."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -133,6 +134,10 @@ def _document_errors_as_400(app: FastAPI) -> None:
         error_ref = {"$ref": "#/components/schemas/ErrorBody"}
         for operations in document.get("paths", {}).values():
             for operation in operations.values():
+                for parameter in operation.get("parameters", []):
+                    # The middleware drops empty query parameters: ``?since=`` means no filter.
+                    if parameter.get("in") == "query" and not parameter.get("required"):
+                        parameter["allowEmptyValue"] = True
                 responses = operation.get("responses", {})
                 if responses.pop("422", None) is not None or "400" not in responses:
                     responses.setdefault(

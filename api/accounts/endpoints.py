@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import BeforeValidator, StringConstraints, WithJsonSchema
+from pydantic import BeforeValidator, StringConstraints
 
 from api.accounts import service
 from api.accounts.schemas import (
@@ -19,7 +19,7 @@ from api.accounts.schemas import (
 from api.accounts.validation import check_text
 from api.auth.deps import Grant, Require
 from api.db import ReadSessionDep, SessionDep
-from api.enums import Action, Provider, Resource, values
+from api.enums import Action, Provider, Resource
 from api.errors import ErrorBody
 
 router = APIRouter(tags=["accounts"])
@@ -30,27 +30,14 @@ CanUpdate = Annotated[Grant, Depends(Require(Action.update, Resource.accounts))]
 CanDelete = Annotated[Grant, Depends(Require(Action.delete, Resource.accounts))]
 
 
-def _empty_to_none(value: Any) -> Any:
-    """``?provider=&enabled=`` (an unset form filter) means no filter."""
-    return None if value == "" else value
-
-
 def _check_search(value: str | None) -> str | None:
     return None if value is None else check_text(value, "search")
 
 
-# The schemas document what the validator accepts: an empty parameter means no filter.
-ProviderFilter = Annotated[
-    Provider | None,
-    WithJsonSchema({"type": "string", "enum": ["", *values(Provider)]}),
-    BeforeValidator(_empty_to_none),
-    Query(description="Only accounts of this provider"),
-]
+# An empty parameter (``?provider=``) never reaches here: the middleware drops it.
+ProviderFilter = Annotated[Provider | None, Query(description="Only accounts of this provider")]
 EnabledFilter = Annotated[
-    bool | None,
-    WithJsonSchema({"anyOf": [{"type": "boolean"}, {"type": "string", "enum": [""]}]}),
-    BeforeValidator(_empty_to_none),
-    Query(description="Only enabled (true) or disabled (false) accounts"),
+    bool | None, Query(description="Only enabled (true) or disabled (false) accounts")
 ]
 SearchFilter = Annotated[
     Annotated[str, StringConstraints(max_length=255)] | None,

@@ -89,3 +89,20 @@ async def test_empty_query_parameters_mean_no_filter(admin_client: httpx.AsyncCl
     assert empty.json()["events"] == unfiltered
     accounts = await admin_client.get("/api/accounts?provider=&enabled=&search=")
     assert accounts.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/audit?target_id=%00abc", None),
+        ("POST", "/api/groups", {"name": "nul\u0000name"}),
+        ("POST", "/api/api-keys", {"name": "key\u0000"}),
+    ],
+)
+async def test_nul_characters_are_400_not_500(
+    admin_client: httpx.AsyncClient, method: str, path: str, body: object
+) -> None:
+    response = await admin_client.request(method, path, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] in {"invalid_text", "validation_error"}
+    assert (await admin_client.get("/api/groups")).json()["groups"] == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,6 +11,7 @@ from api.auth.deps import AdminPrincipal
 from api.auth.schemas import AuditEventOut, AuditList
 from api.db import ReadSessionDep
 from api.kit.pagination import decode_time_id_cursor, encode_cursor
+from api.kit.types import IsoDateTime
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -22,7 +22,7 @@ async def list_audit_events(
     session: ReadSessionDep,
     target_id: Annotated[str | None, Query(max_length=128)] = None,
     actor: Annotated[str | None, Query(max_length=320, description="User id or email")] = None,
-    since: datetime | None = None,
+    since: IsoDateTime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> AuditList:

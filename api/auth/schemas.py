@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, field_va
 
 from api.auth.permissions import Permission
 from api.enums import Role
+from api.kit.types import IsoDateTime
 
 PASSWORD_MIN = 10
 PASSWORD_MAX = 256
@@ -100,7 +101,7 @@ class GroupList(BaseModel):
 
 class ApiKeyCreate(StrictIn):
     name: str = Field(min_length=1, max_length=255)
-    expires_at: datetime | None = None
+    expires_at: IsoDateTime | None = None
 
     @field_validator("expires_at")
     @classmethod

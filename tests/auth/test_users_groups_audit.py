@@ -221,3 +221,12 @@ async def test_audit_filters_and_pagination(
     assert (await admin_client.get("/api/audit", params={"cursor": "garbage!"})).status_code == 400
     user = await make_client(permissions=[{"action": "view", "resource": "history"}])
     assert (await user.get("/api/audit")).status_code == 403
+
+
+@pytest.mark.parametrize("since", ["0", "1700000000", "yesterday", "2026-13-01"])
+async def test_audit_since_must_be_an_iso_date_time(
+    admin_client: httpx.AsyncClient, since: str
+) -> None:
+    response = await admin_client.get("/api/audit", params={"since": since})
+    assert response.status_code == 400
+    assert response.json()["fields"][0]["field"] == "since"

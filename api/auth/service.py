@@ -102,14 +102,18 @@ async def logout(session: AsyncSession, principal: Principal) -> None:
         await repository.revoke_session(session, principal.session_id)
 
 
-async def _insert_user(
-    session: AsyncSession, email: str, password: str, role: Role, group_ids: list[uuid.UUID]
-) -> User:
+async def _require_groups(session: AsyncSession, group_ids: list[uuid.UUID]) -> None:
     missing = set(group_ids) - await repository.existing_group_ids(session, group_ids)
     if missing:
         raise ValidationFailed.for_field(
             "group_ids", f"unknown group ids: {sorted(str(g) for g in missing)}"
         )
+
+
+async def _insert_user(
+    session: AsyncSession, email: str, password: str, role: Role, group_ids: list[uuid.UUID]
+) -> User:
+    await _require_groups(session, group_ids)
     if await repository.user_by_email(session, email) is not None:
         raise Conflict("a user with this email already exists", code="user_exists")
     user = User(email=email, password_hash=await hash_password(password), role=role.value)
@@ -187,11 +191,7 @@ async def update_user(
     if data.is_active is not None:
         user.is_active = data.is_active
     if data.group_ids is not None:
-        missing = set(data.group_ids) - await repository.existing_group_ids(session, data.group_ids)
-        if missing:
-            raise ValidationFailed.for_field(
-                "group_ids", f"unknown group ids: {sorted(str(g) for g in missing)}"
-            )
+        await _require_groups(session, data.group_ids)
         await repository.set_user_groups(session, user.id, data.group_ids)
     try:
         await session.flush()

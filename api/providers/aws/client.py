@@ -232,6 +232,13 @@ def _transport_error(exc: BaseException) -> ProviderError:
 # --- resolution ----------------------------------------------------------------------------------
 
 
+def sdk_error(exc: BotoCoreError, operation: str) -> ProviderError:
+    """A botocore failure other than an AWS error answer: the network, or the SDK itself."""
+    if isinstance(exc, BotoConnectionError | HTTPClientError):
+        return _transport_error(exc)
+    return ProviderError(f"{operation} failed ({type(exc).__name__})", code="aws_error")
+
+
 def _role_arn(auth: AccountAuth) -> str:
     role_arn = auth.account.aws_role_arn
     if not role_arn or not ROLE_ARN.match(role_arn):
@@ -310,12 +317,8 @@ async def _assume_role(
             f"AWS refused AssumeRole into {role_arn} ({code}): {message}",
             code="aws_assume_role_failed",
         ) from None
-    except (BotoConnectionError, HTTPClientError) as exc:
-        raise _transport_error(exc) from None
     except BotoCoreError as exc:
-        raise ProviderError(
-            f"AssumeRole into {role_arn} failed ({type(exc).__name__})", code="aws_error"
-        ) from None
+        raise sdk_error(exc, f"AssumeRole into {role_arn}") from None
     return _temporary(answer)
 
 
@@ -353,12 +356,8 @@ async def _assume_role_with_web_identity(
             f"AWS refused AssumeRoleWithWebIdentity into {role_arn} ({code}): {message}",
             code="aws_web_identity_failed",
         ) from None
-    except (BotoConnectionError, HTTPClientError) as exc:
-        raise _transport_error(exc) from None
     except BotoCoreError as exc:
-        raise ProviderError(
-            f"AssumeRoleWithWebIdentity failed ({type(exc).__name__})", code="aws_error"
-        ) from None
+        raise sdk_error(exc, "AssumeRoleWithWebIdentity") from None
     return _temporary(answer)
 
 
@@ -456,12 +455,8 @@ async def caller_identity(
         raise ProviderError(
             f"AWS refused GetCallerIdentity ({code}): {message}", code="aws_identity_failed"
         ) from None
-    except (BotoConnectionError, HTTPClientError) as exc:
-        raise _transport_error(exc) from None
     except BotoCoreError as exc:
-        raise ProviderError(
-            f"GetCallerIdentity failed ({type(exc).__name__})", code="aws_error"
-        ) from None
+        raise sdk_error(exc, "GetCallerIdentity") from None
     return str(answer["Arn"])
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from api.config import Settings
 from api.enums import Provider
@@ -13,9 +12,9 @@ from api.providers.aws.client import (
     _code,
     _describe,
     _signer_error,
-    _transport_error,
     client_kwargs,
     resolve_session,
+    sdk_error,
     session_for,
 )
 from api.providers.base import AccountAuth, DiscoveredMember, ProviderError
@@ -91,10 +90,6 @@ class AwsDiscoverer:
                         return members
         except ClientError as exc:
             raise _organizations_error(exc, _describe(auth)) from None
-        except (BotoConnectionError, HTTPClientError) as exc:
-            raise _transport_error(exc) from None
         except BotoCoreError as exc:
-            raise ProviderError(
-                f"ListAccounts failed ({type(exc).__name__})", code="aws_error"
-            ) from None
+            raise sdk_error(exc, "ListAccounts") from None
         raise ProviderError("ListAccounts never stopped paging", code="aws_discovery_failed")

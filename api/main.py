@@ -39,11 +39,19 @@ def _routers() -> list[APIRouter]:
     from api.api_keys import endpoints as api_keys
     from api.audit import endpoints as audit
     from api.auth import endpoints as auth
+    from api.collection import endpoints as collection
+    from api.commitments import endpoints as commitments
     from api.credentials import endpoints as credentials
+    from api.dashboard import endpoints as dashboard
     from api.discovery import endpoints as discovery
     from api.groups import endpoints as groups
     from api.health import endpoints as health
+    from api.history import endpoints as history
+    from api.plans import endpoints as plans
+    from api.purchases import endpoints as purchases
+    from api.recommendations import endpoints as recommendations
     from api.service_config import endpoints as service_config
+    from api.telemetry import endpoints as telemetry
     from api.users import endpoints as users
 
     # More specific /accounts/... routes before the accounts router's /accounts/{id}.
@@ -58,6 +66,14 @@ def _routers() -> list[APIRouter]:
         discovery,
         service_config,
         accounts,
+        recommendations,
+        collection,
+        commitments,
+        plans,
+        purchases,
+        history,
+        dashboard,
+        telemetry,
     ]
     return [module.router for module in modules]
 

@@ -33,6 +33,14 @@ MODULES = [
     "tests.accounts.matrix",
     "tests.credentials.matrix",
     "tests.service_config.matrix",
+    "tests.collection.matrix",
+    "tests.recommendations.matrix",
+    "tests.commitments.matrix",
+    "tests.plans.matrix",
+    "tests.purchases.matrix",
+    "tests.history.matrix",
+    "tests.dashboard.matrix",
+    "tests.telemetry.matrix",
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -41,9 +42,9 @@ async def create_api_key(
 async def list_api_keys(
     actor: CurrentPrincipal,
     session: SessionDep,
-    all_users: bool = Query(
-        default=False, alias="all", description="Every user's keys (admin only)"
-    ),
+    all_users: Annotated[
+        bool, Query(alias="all", description="Every user's keys (admin only)")
+    ] = False,
 ) -> ApiKeyList:
     return ApiKeyList(
         api_keys=[

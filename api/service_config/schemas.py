@@ -18,6 +18,7 @@ Wire conventions (documented for clients):
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 from datetime import datetime
@@ -141,7 +142,7 @@ class RampSchedule(BaseModel):
     @classmethod
     def _increasing(cls, steps: list[RampStep]) -> list[RampStep]:
         days = [step.after_days for step in steps]
-        if any(later <= earlier for earlier, later in zip(days, days[1:], strict=False)):
+        if any(later <= earlier for earlier, later in itertools.pairwise(days)):
             raise ValueError("steps must be ordered by strictly increasing after_days")
         return steps
 

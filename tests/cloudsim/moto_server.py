@@ -19,7 +19,7 @@ def _free_port() -> int:
 def reset_moto(url: str) -> None:
     """Drop every moto backend's state (``POST /moto-api/reset``)."""
     req = urllib.request.Request(f"{url}/moto-api/reset", data=b"", method="POST")
-    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - local test server
+    with urllib.request.urlopen(req, timeout=10) as resp:
         resp.read()
 
 

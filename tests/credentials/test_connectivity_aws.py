@@ -264,7 +264,7 @@ async def test_bastion_credentials_change_is_not_served_from_cache(
     await store(admin_client, bastion, keys_body(key_two, secret_two))
     aws.proxy.clear()
     assert (await run_test(admin_client, target))["ok"] is True
-    assert [(c.action, c.access_key_id) for c in aws.proxy.calls][0] == ("AssumeRole", key_two)
+    assert next((c.action, c.access_key_id) for c in aws.proxy.calls) == ("AssumeRole", key_two)
 
 
 async def test_workload_identity_federation(

@@ -274,7 +274,7 @@ async def test_a_broken_key_source_stops_the_start(aws: AwsEnv, database_url: st
     crypto.clear_secret_cache()
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:absent-AbCdEf"
     app = create_app(make_settings(database_url, credential_encryption_key_secret_arn=arn))
-    with pytest.raises(Exception) as info:  # noqa: PT011 - whichever error, the start must fail
+    with pytest.raises(Exception) as info:
         async with app.router.lifespan_context(app):
             pass
     assert arn not in str(info.value)

@@ -48,5 +48,5 @@ def test_durations(text: str, seconds: int) -> None:
 
 
 def test_bad_duration_names_the_format() -> None:
-    with pytest.raises(ValueError, match="use e.g."):
+    with pytest.raises(ValueError, match=r"use e\.g\."):
         parse_duration("soon")

@@ -51,7 +51,7 @@ class StsProxy:
 
 def _handler(proxy: StsProxy) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
         def _forward(self) -> None:

@@ -1,0 +1,1 @@
+"""Collection runs: the TaskGroup sweep over accounts, runs, SSE, the scheduler loop."""

@@ -1,0 +1,7 @@
+"""Collection runs: the TaskGroup sweep over accounts, runs, SSE, the scheduler loop. — HTTP endpoints (thin: parse, authorise, call the service, shape the response)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["collection-runs"])

@@ -1,0 +1,1 @@
+"""The inventory of active commitments (read side; written by collection)."""

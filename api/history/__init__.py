@@ -1,0 +1,1 @@
+"""Purchase history: read-only queries, analytics and breakdowns."""

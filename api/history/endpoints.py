@@ -1,0 +1,7 @@
+"""Purchase history: read-only queries, analytics and breakdowns. — HTTP endpoints (thin: parse, authorise, call the service, shape the response)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["history"])

@@ -1,0 +1,1 @@
+"""Purchase plans and their target accounts."""

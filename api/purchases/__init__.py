@@ -1,0 +1,1 @@
+"""Executions, the purchase-line state machine, approvals, reconcile, history writes."""

@@ -1,0 +1,7 @@
+"""Executions, the purchase-line state machine, approvals, reconcile, history writes. — HTTP endpoints (thin: parse, authorise, call the service, shape the response)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["executions"])

@@ -1,0 +1,1 @@
+"""Recommendations: filters, cursors, freshness."""

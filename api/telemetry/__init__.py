@@ -1,0 +1,1 @@
+"""Metrics, tracing and log context (the only place that names a metric)."""

@@ -15,6 +15,7 @@ from api.models.collection import (
     Recommendation,
     SavingsSnapshot,
 )
+from api.models.commitments import Commitment
 from api.models.plans import PlanAccount, PurchasePlan
 from api.models.purchases import PurchaseExecution, PurchaseHistory, PurchaseLine
 
@@ -27,6 +28,7 @@ __all__ = [
     "CloudAccount",
     "CollectionRun",
     "CollectionRunAccount",
+    "Commitment",
     "Group",
     "PlanAccount",
     "PurchaseExecution",

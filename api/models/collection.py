@@ -41,12 +41,16 @@ class Recommendation(Base):
             "engine",
             "term",
             "payment",
+            "variant",
             name="uq_recommendations_natural_key",
         ),
         check_in("provider", Provider),
         check_in("payment", Payment),
         Index("ix_recommendations_provider_service", "provider", "service"),
         Index("ix_recommendations_savings_id", "estimated_monthly_savings", "id"),
+        # Keyset pagination under each sort the list offers (id is the tie-break).
+        Index("ix_recommendations_savings_percent_id", "savings_percent", "id"),
+        Index("ix_recommendations_upfront_cost_id", "upfront_cost", "id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -66,6 +70,9 @@ class Recommendation(Base):
     engine: Mapped[str] = mapped_column(String(128), nullable=False, server_default="")
     term: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     payment: Mapped[str] = mapped_column(String(32), nullable=False)
+    # What else makes a different purchase (EC2 platform/tenancy/offering class, Savings Plans
+    # type and family, RDS deployment, Azure scope); "" when nothing does.
+    variant: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     count: Mapped[Decimal] = mapped_column(Numeric(18, 4), nullable=False)
     upfront_cost: Mapped[Decimal] = mapped_column(MONEY, nullable=False, server_default="0")
     recurring_monthly_cost: Mapped[Decimal] = mapped_column(
@@ -144,6 +151,9 @@ class CollectionRunAccount(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     recommendation_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    commitment_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # Problems that did not fail the sweep (e.g. an inventory call the credentials may not make).
+    warnings: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default="[]")
 
 
 class SavingsSnapshot(Base):

@@ -7,6 +7,7 @@ Services ``flush()`` when they need ids and never commit. Read-only endpoints ta
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -60,6 +61,23 @@ async def ping(engine: AsyncEngine) -> None:
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request: committed when the endpoint returns, rolled back on error."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+@asynccontextmanager
+async def unit_of_work(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One transaction for background work: committed on success, rolled back on error.
+
+    With ``get_session`` the only place that commits. Background work (collection, plan
+    execution) opens one per step and never holds it across a cloud call.
+    """
     async with maker() as session:
         try:
             yield session

@@ -9,6 +9,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from api.kit.locks import MIGRATIONS_LOCK, lock_key
 from api.models import Base
 
 config = context.config
@@ -19,7 +20,7 @@ def do_run_migrations(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
     with context.begin_transaction():
         # Serialise concurrent starters (several replicas booting at once).
-        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727274001)")
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({lock_key(MIGRATIONS_LOCK)})")
         context.run_migrations()
 
 

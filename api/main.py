@@ -93,6 +93,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.read_sessionmaker = create_read_sessionmaker(engine)
+    from api.providers.clients import ProviderClients
+
+    # One SDK session and one HTTP pool for every cloud call of this process.
+    app.state.provider_clients = ProviderClients(settings)
     for hook in app.state.startup_hooks:
         await hook(app)
     logger.info("CUDly ready", extra={"env": settings.env.value})
@@ -101,6 +105,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         for hook in app.state.shutdown_hooks:
             await hook(app)
+        await app.state.provider_clients.aclose()
         await engine.dispose()
 
 

@@ -34,7 +34,7 @@ from api.errors import TooManyRequests
 from api.kit import ratelimit
 from api.kit.crypto import DecryptionFailed, KeyRing
 from api.models import CloudAccount
-from api.providers.base import AccountAuth, ConnectivityResult, ProviderError
+from api.providers.base import AccountAuth, AccountSnapshot, ConnectivityResult, ProviderError
 from api.providers.registry import connectivity_tester
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ async def _own_auth(session: AsyncSession, key_ring: KeyRing, account: CloudAcco
     mode = _mode(account)
     expected = expected_credential_type(account.provider, mode)
     if expected is None:
-        return AccountAuth(account=account, credentials=None, fingerprint=None)
+        return AccountAuth(account=AccountSnapshot.of(account), credentials=None, fingerprint=None)
     try:
         decrypted = await load_credentials(session, key_ring, account)
     except DecryptionFailed as exc:
@@ -156,7 +156,9 @@ async def _own_auth(session: AsyncSession, key_ring: KeyRing, account: CloudAcco
             code="credential_type_mismatch",
         )
     return AccountAuth(
-        account=account, credentials=decrypted.credentials, fingerprint=decrypted.fingerprint
+        account=AccountSnapshot.of(account),
+        credentials=decrypted.credentials,
+        fingerprint=decrypted.fingerprint,
     )
 
 
@@ -193,7 +195,12 @@ async def resolve_account_auth(
         raise ProviderError(
             f"the bastion account {bastion.name!r} cannot be used: {exc.message}", code=exc.code
         ) from None
-    return AccountAuth(account=account, credentials=None, fingerprint=None, bastion=bastion_auth)
+    return AccountAuth(
+        account=AccountSnapshot.of(account),
+        credentials=None,
+        fingerprint=None,
+        bastion=bastion_auth,
+    )
 
 
 async def enforce_test_rate_limit(

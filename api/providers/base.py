@@ -1,18 +1,24 @@
 """What every provider offers, one Protocol per capability, and the values they exchange.
 
-Capabilities so far: the connectivity test (``POST /api/accounts/{id}/test``). Collection,
-offerings, purchase and discovery get their own Protocols here when they are built, so a
-provider can be registered for the capabilities it has.
+Capabilities: the connectivity test (``POST /api/accounts/{id}/test``), member discovery
+and collection (recommendations + commitments inventory). Purchase gets its own Protocol
+when it is built, so a provider is registered for the capabilities it has.
 
-Providers receive an :class:`AccountAuth`: the account row plus its *decrypted* credentials
-(and, for AWS bastion mode, the bastion's own :class:`AccountAuth`). It lives only for the
-call that needs it and renders as ``[REDACTED]``.
+Providers receive an :class:`AccountAuth`: a frozen :class:`AccountSnapshot` of the account
+row (never the ORM row: no lazy loads, no session behind it) plus its *decrypted*
+credentials (and, for AWS bastion mode, the bastion's own :class:`AccountAuth`). It lives
+only for the call that needs it and renders as ``[REDACTED]``. They answer with
+provider-neutral dataclasses holding ``Decimal`` money.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol
 
 from api.config import Settings
 from api.enums import Provider
@@ -20,6 +26,8 @@ from api.enums import Provider
 if TYPE_CHECKING:
     from api.credentials.schemas import CredentialsIn
     from api.models import CloudAccount
+    from api.providers.clients import ProviderClients
+    from api.service_config.merge import EffectiveServiceConfig
 
 
 class ProviderError(Exception):
@@ -52,15 +60,62 @@ class ConnectivityResult:
         return cls(ok=False, error=error)
 
 
+@dataclass(frozen=True)
+class AccountSnapshot:
+    """The fields of a ``cloud_accounts`` row that providers need, copied out of the session.
+
+    Safe to hand to a task that outlives the transaction it was read in.
+    """
+
+    id: uuid.UUID
+    provider: Provider
+    external_id: str
+    name: str
+    enabled: bool = True
+    aws_auth_mode: str | None = None
+    aws_role_arn: str | None = None
+    aws_external_id: str | None = None
+    aws_bastion_id: uuid.UUID | None = None
+    azure_subscription_id: str | None = None
+    azure_tenant_id: str | None = None
+    azure_client_id: str | None = None
+    azure_auth_mode: str | None = None
+    gcp_project_id: str | None = None
+    gcp_client_email: str | None = None
+    gcp_auth_mode: str | None = None
+
+    @classmethod
+    def of(cls, account: CloudAccount) -> AccountSnapshot:
+        """Copy the provider-relevant columns of ``account`` (reads loaded attributes only)."""
+        return cls(
+            id=account.id,
+            provider=Provider(account.provider),
+            external_id=account.external_id,
+            name=account.name,
+            enabled=bool(account.enabled),
+            aws_auth_mode=account.aws_auth_mode,
+            aws_role_arn=account.aws_role_arn,
+            aws_external_id=account.aws_external_id,
+            aws_bastion_id=account.aws_bastion_id,
+            azure_subscription_id=account.azure_subscription_id,
+            azure_tenant_id=account.azure_tenant_id,
+            azure_client_id=account.azure_client_id,
+            azure_auth_mode=account.azure_auth_mode,
+            gcp_project_id=account.gcp_project_id,
+            gcp_client_email=account.gcp_client_email,
+            gcp_auth_mode=account.gcp_auth_mode,
+        )
+
+
 @dataclass(frozen=True, repr=False)
 class AccountAuth:
-    """How to act as one account: its row, its decrypted credentials, its bastion (AWS).
+    """How to act as one account: its snapshot, its decrypted credentials, its bastion (AWS).
 
     ``fingerprint`` identifies the stored credential version (it changes whenever the
     credentials are replaced), so caches derived from them are never reused after a change.
     """
 
-    account: CloudAccount
+    account: AccountSnapshot
     credentials: CredentialsIn | None
     fingerprint: str | None
     bastion: AccountAuth | None = None
@@ -107,3 +162,153 @@ class Discoverer(Protocol):
     async def discover(self, auth: AccountAuth, settings: Settings) -> list[DiscoveredMember]:
         """Every member the root's identity can see, all pages. Raises :class:`ProviderError`."""
         ...
+
+
+# --- collection ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecommendationData:
+    """One purchase recommendation, provider-neutral.
+
+    The natural key is (service, region, resource_type, engine, term, payment, variant) within
+    the account; collectors sum results sharing it (:func:`sum_by_key`). ``variant`` holds
+    what else makes a different purchase: EC2 platform/tenancy/offering class, Savings Plans
+    type and family, RDS deployment option, Azure scope ("" when nothing). ``details`` is
+    provider-specific JSON (ids a purchaser needs, the raw identifiers).
+    """
+
+    service: str
+    region: str
+    resource_type: str
+    engine: str
+    term: int
+    payment: str
+    variant: str
+    count: Decimal
+    upfront_cost: Decimal
+    recurring_monthly_cost: Decimal
+    on_demand_monthly_cost: Decimal
+    estimated_monthly_savings: Decimal
+    savings_percent: Decimal
+    currency: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str, str, int, str, str]:
+        return (
+            self.service,
+            self.region,
+            self.resource_type,
+            self.engine,
+            self.term,
+            self.payment,
+            self.variant,
+        )
+
+
+@dataclass(frozen=True)
+class CommitmentData:
+    """One commitment the account already holds (RI, Savings Plan, reservation, CUD)."""
+
+    service: str
+    provider_commitment_id: str
+    region: str
+    resource_type: str
+    engine: str
+    count: Decimal
+    term: int | None
+    payment: str | None
+    start: datetime | None
+    end: datetime | None
+    state: str  # lower-case: "active" | "expired" | "pending" | "retired" ...
+    upfront_cost: Decimal
+    recurring_monthly_cost: Decimal
+    currency: str
+    utilization_percent: Decimal | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Everything one account's sweep found.
+
+    ``commitments`` is None when the inventory could not be read at all (``warnings`` say
+    why); a partly readable inventory lists what was read, with a warning per missing part.
+    """
+
+    recommendations: list[RecommendationData]
+    commitments: list[CommitmentData] | None
+    warnings: list[str]
+    caller_identity: str
+
+
+class Collector(Protocol):
+    """Recommendations and the commitments inventory of one account."""
+
+    provider: Provider
+
+    async def collect(
+        self,
+        auth: AccountAuth,
+        config: Sequence[EffectiveServiceConfig],
+        settings: Settings,
+        clients: ProviderClients,
+    ) -> SweepResult:
+        """Confirm the identity is the account's, then sweep every enabled service, all pages.
+
+        Raises :class:`ProviderError` (user-actionable, secret-free) on any failure of the
+        recommendations part: a partial sweep raises rather than returning less.
+        """
+        ...
+
+
+def ensure_identity(provider: Provider, expected: str, actual: str, *, what: str) -> None:
+    """Refuse a session whose identity belongs to another account (SPEC §3), naming both."""
+    if actual != expected:
+        raise ProviderError(
+            f"the credentials act as {what} {actual}, not the account's {expected}: "
+            f"check the account's {provider.value} credentials and external_id",
+            code="identity_mismatch",
+        )
+
+
+def sum_by_key(items: Sequence[RecommendationData]) -> list[RecommendationData]:
+    """Merge recommendations sharing a natural key: money and counts summed, never dropped.
+
+    The savings percent is recomputed from the sums (on-demand basis) when possible; the
+    first item's details stay at the top level and every merged item's details are kept, in
+    order, under ``details["merged"]``.
+    """
+    merged: dict[tuple[str, str, str, str, int, str, str], RecommendationData] = {}
+    for item in items:
+        seen = merged.get(item.key)
+        if seen is None:
+            merged[item.key] = item
+            continue
+        on_demand = seen.on_demand_monthly_cost + item.on_demand_monthly_cost
+        savings = seen.estimated_monthly_savings + item.estimated_monthly_savings
+        percent = (
+            (savings * 100 / on_demand).quantize(Decimal("0.01"))
+            if on_demand
+            else max(seen.savings_percent, item.savings_percent)
+        )
+        parts = [*seen.details.get("merged", [seen.details]), item.details]
+        merged[item.key] = RecommendationData(
+            service=item.service,
+            region=item.region,
+            resource_type=item.resource_type,
+            engine=item.engine,
+            term=item.term,
+            payment=item.payment,
+            variant=item.variant,
+            count=seen.count + item.count,
+            upfront_cost=seen.upfront_cost + item.upfront_cost,
+            recurring_monthly_cost=seen.recurring_monthly_cost + item.recurring_monthly_cost,
+            on_demand_monthly_cost=on_demand,
+            estimated_monthly_savings=savings,
+            savings_percent=percent,
+            currency=item.currency,
+            details={**parts[0], "merged": parts},
+        )
+    return list(merged.values())

@@ -17,7 +17,7 @@ from api.providers.aws.client import (
     assumed_role_cache,
     resolve_session,
 )
-from api.providers.base import AccountAuth, ProviderError
+from api.providers.base import AccountAuth, AccountSnapshot, ProviderError
 from tests.credentials.fixtures import AMBIENT_KEY_ID, AwsEnv
 
 ROLE = "arn:aws:iam::222233334444:role/CUDly"
@@ -45,7 +45,12 @@ def role_account(**fields: object) -> CloudAccount:
 
 
 def auth(account: CloudAccount, **kwargs: object) -> AccountAuth:
-    return AccountAuth(account=account, credentials=None, fingerprint=None, **kwargs)  # type: ignore[arg-type]
+    return AccountAuth(
+        account=AccountSnapshot.of(account),
+        credentials=None,
+        fingerprint=None,
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 async def test_cache_serves_until_five_minutes_before_expiry(
@@ -104,7 +109,8 @@ async def test_static_keys_make_no_call(aws: AwsEnv, aws_settings: Settings) -> 
         }
     )
     resolved = await resolve_session(
-        AccountAuth(account=account, credentials=keys, fingerprint="f"), aws_settings
+        AccountAuth(account=AccountSnapshot.of(account), credentials=keys, fingerprint="f"),
+        aws_settings,
     )
     assert resolved.access_key_id == "AKIAIOSFODNN7EXAMPLE"
     assert "wJalr" not in repr(resolved)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, Text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Numeric, String, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,7 +17,11 @@ from api.models.base import Base, check_in, created_at_column, updated_at_column
 
 class PurchasePlan(Base):
     __tablename__ = "purchase_plans"
-    __table_args__ = (check_in("provider", Provider),)
+    __table_args__ = (
+        check_in("provider", Provider),
+        CheckConstraint("max_upfront >= 0", name="max_upfront_positive"),
+        CheckConstraint("max_monthly_commitment >= 0", name="max_monthly_commitment_positive"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     name: Mapped[str] = mapped_column(String(255), nullable=False)
@@ -28,6 +33,9 @@ class PurchasePlan(Base):
     schedule: Mapped[str | None] = mapped_column(String(255))
     next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     dry_run: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    # Caps per execution group (SPEC §6 Guardrails); NULL = no plan cap.
+    max_upfront: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
+    max_monthly_commitment: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -21,14 +22,37 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.enums import ExecutionStatus, Payment, Provider, PurchaseLineStatus, PurchaseStatus
-from api.models.base import Base, check_in, created_at_column, updated_at_column, uuid_pk
+from api.enums import (
+    ALL_SERVICES,
+    ExecutionStatus,
+    Payment,
+    Provider,
+    PurchaseLineStatus,
+    PurchaseStatus,
+)
+from api.models.base import (
+    Base,
+    check_in,
+    check_values,
+    created_at_column,
+    updated_at_column,
+    uuid_pk,
+)
 
 MONEY = Numeric(18, 6)
+
+
+def _service_check() -> CheckConstraint:
+    return check_values("service", sorted(ALL_SERVICES), "service_valid")
+
+
+def _term_check() -> CheckConstraint:
+    return CheckConstraint("term IN (1, 3)", name="term_valid")
 
 
 class PurchaseExecution(Base):
@@ -37,6 +61,8 @@ class PurchaseExecution(Base):
         check_in("status", ExecutionStatus),
         check_in("provider", Provider),
         Index("ix_purchase_executions_status_created", "status", "created_at"),
+        # One execution per account in a group, so a retry never mixes accounts' lines.
+        UniqueConstraint("execution_group_id", "cloud_account_id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -55,6 +81,11 @@ class PurchaseExecution(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
     dry_run: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
     error: Mapped[str | None] = mapped_column(Text)
+    # Why a real plan bought nothing (e.g. purchases disabled on the server); not an error.
+    note: Mapped[str | None] = mapped_column(Text)
+    triggered_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -70,6 +101,8 @@ class PurchaseLine(Base):
     __table_args__ = (
         check_in("status", PurchaseLineStatus),
         check_in("payment", Payment),
+        _service_check(),
+        _term_check(),
         Index("ix_purchase_lines_status", "status"),
     )
 
@@ -87,6 +120,7 @@ class PurchaseLine(Base):
     region: Mapped[str | None] = mapped_column(String(64))
     resource_type: Mapped[str | None] = mapped_column(String(128))
     engine: Mapped[str | None] = mapped_column(String(128))
+    variant: Mapped[str] = mapped_column(String(255), nullable=False, server_default="")
     term: Mapped[int | None] = mapped_column(SmallInteger)
     payment: Mapped[str | None] = mapped_column(String(32))
     count: Mapped[Decimal] = mapped_column(Numeric(18, 4), nullable=False, server_default="0")
@@ -98,6 +132,8 @@ class PurchaseLine(Base):
     provider_commitment_id: Mapped[str | None] = mapped_column(String(255))
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
+    # Why a guardrail skipped the line (grace window, cap, purchases disabled).
+    reason: Mapped[str | None] = mapped_column(Text)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
     created_at: Mapped[datetime] = created_at_column()
@@ -109,6 +145,9 @@ class PurchaseHistory(Base):
     __table_args__ = (
         check_in("status", PurchaseStatus),
         check_in("provider", Provider),
+        check_in("payment", Payment),
+        _service_check(),
+        _term_check(),
         Index("ix_purchase_history_provider_service", "provider", "service"),
     )
 
@@ -131,6 +170,8 @@ class PurchaseHistory(Base):
     service: Mapped[str] = mapped_column(String(32), nullable=False)
     region: Mapped[str | None] = mapped_column(String(64))
     resource_type: Mapped[str | None] = mapped_column(String(128))
+    engine: Mapped[str | None] = mapped_column(String(128))
+    variant: Mapped[str] = mapped_column(String(255), nullable=False, server_default="")
     count: Mapped[Decimal] = mapped_column(Numeric(18, 4), nullable=False)
     term: Mapped[int | None] = mapped_column(SmallInteger)
     payment: Mapped[str | None] = mapped_column(String(32))

@@ -1,7 +1,141 @@
-"""Purchase history: read-only queries, analytics and breakdowns. — HTTP endpoints (thin: parse, authorise, call the service, shape the response)."""
+"""HTTP endpoints for purchase history, its analytics and breakdowns (SPEC §7); history:view."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from api.auth.deps import Grant, Require
+from api.db import ReadSessionDep
+from api.enums import Action, Provider, PurchaseStatus, Resource
+from api.errors import ValidationFailed
+from api.history import service
+from api.history.schemas import Analytics, Breakdown, Dimension, HistoryPage, HistoryRead, Interval
+from api.kit.csv import CSV_RESPONSE, CsvFormat, csv_or_json
+from api.kit.pagination import MAX_LIMIT
+from api.kit.types import IsoDateTime
 
 router = APIRouter(tags=["history"])
+
+CanView = Annotated[Grant, Depends(Require(Action.view, Resource.history))]
+
+MAX_ACCOUNT_IDS = 200
+
+
+def parse_account_ids(
+    account_ids: Annotated[
+        str | None,
+        Query(
+            description="Comma-separated cloud account UUIDs (at most 200); empty = every account you may see"
+        ),
+    ] = None,
+) -> list[uuid.UUID]:
+    """``account_ids`` as UUIDs: a malformed one is 400, more than 200 is 400, empty is all."""
+    if not account_ids:
+        return []
+    parts = [part.strip() for part in account_ids.split(",") if part.strip()]
+    if len(parts) > MAX_ACCOUNT_IDS:
+        raise ValidationFailed.for_field("account_ids", f"at most {MAX_ACCOUNT_IDS} ids")
+    ids: list[uuid.UUID] = []
+    for part in parts:
+        try:
+            ids.append(uuid.UUID(part))
+        except ValueError:
+            raise ValidationFailed.for_field(
+                "account_ids", "must be comma-separated cloud account UUIDs"
+            ) from None
+    return list(dict.fromkeys(ids))
+
+
+AccountIds = Annotated[list[uuid.UUID], Depends(parse_account_ids)]
+ProviderFilter = Annotated[Provider | None, Query(description="Only this provider")]
+StartFilter = Annotated[IsoDateTime | None, Query(description="From this time (inclusive, UTC)")]
+EndFilter = Annotated[IsoDateTime | None, Query(description="Until this time (exclusive, UTC)")]
+TotalsStatus = Annotated[
+    PurchaseStatus,
+    Query(description="Which rows the totals count: real purchases by default, or dry runs"),
+]
+
+
+@router.get("/history", response_model=HistoryPage, responses=CSV_RESPONSE)
+async def list_history(
+    request: Request,
+    session: ReadSessionDep,
+    grant: CanView,
+    account_ids: AccountIds,
+    provider: ProviderFilter = None,
+    plan_id: Annotated[uuid.UUID | None, Query(description="Only this plan's purchases")] = None,
+    status: Annotated[PurchaseStatus | None, Query(description="Only rows in this status")] = None,
+    start: StartFilter = None,
+    end: EndFilter = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = service.DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    output: CsvFormat = None,
+) -> HistoryPage | Response:
+    """Purchase history, newest first. Rows of deleted or never-registered accounts
+    (``cloud_account_id: null``) appear only when no ``account_ids`` filter is given."""
+    page = await service.list_history(
+        session,
+        grant.scope,
+        account_ids=account_ids,
+        provider=provider,
+        plan_id=plan_id,
+        status=status,
+        start=start,
+        end=end,
+        limit=limit,
+        cursor=cursor,
+    )
+    return csv_or_json(request, output, page, page.history, HistoryRead, "history.csv")
+
+
+@router.get("/history/analytics", response_model=Analytics)
+async def history_analytics(
+    session: ReadSessionDep,
+    grant: CanView,
+    account_ids: AccountIds,
+    interval: Annotated[Interval, Query(description="Bucket size (UTC; weeks start Monday)")] = (
+        Interval.daily
+    ),
+    provider: ProviderFilter = None,
+    start: StartFilter = None,
+    end: EndFilter = None,
+    status: TotalsStatus = PurchaseStatus.purchased,
+) -> Analytics:
+    """Committed spend and estimated savings per bucket, one series per currency."""
+    return await service.analytics(
+        session,
+        grant.scope,
+        interval=interval,
+        account_ids=account_ids,
+        provider=provider,
+        status=status,
+        start=start,
+        end=end,
+    )
+
+
+@router.get("/history/breakdown", response_model=Breakdown)
+async def history_breakdown(
+    session: ReadSessionDep,
+    grant: CanView,
+    account_ids: AccountIds,
+    dimension: Annotated[Dimension, Query(description="What to total by")] = Dimension.service,
+    provider: ProviderFilter = None,
+    start: StartFilter = None,
+    end: EndFilter = None,
+    status: TotalsStatus = PurchaseStatus.purchased,
+) -> Breakdown:
+    """Purchase totals per service, region, account or provider, per currency."""
+    return await service.breakdown(
+        session,
+        grant.scope,
+        dimension=dimension,
+        account_ids=account_ids,
+        provider=provider,
+        status=status,
+        start=start,
+        end=end,
+    )

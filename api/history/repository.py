@@ -1,0 +1,222 @@
+"""Every purchase-history query. Account scoping is part of each WHERE clause.
+
+Rows whose account is gone (``cloud_account_id IS NULL``: written before the account was
+registered, or kept after it was deleted) match only an unrestricted caller who names no
+accounts — a filter naming no accounts behaves as before accounts existed (SPEC §7).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.orm import InstrumentedAttribute
+
+from api.auth.permissions import AccountScope
+from api.db import AsyncReadSession
+from api.enums import Provider
+from api.models import CloudAccount, PurchaseHistory
+
+DEFAULT_CURRENCY = "USD"
+
+AnySelect = Select[*tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class AccountFilter:
+    """The caller's scope plus the ``account_ids`` they named (already checked inside it)."""
+
+    scope: AccountScope
+    account_ids: Sequence[uuid.UUID] = ()
+
+    def where(
+        self, column: InstrumentedAttribute[uuid.UUID] | InstrumentedAttribute[uuid.UUID | None]
+    ) -> ColumnElement[bool]:
+        """``column`` (a cloud account id) inside the scope and, when named, the accounts."""
+        clause = self.scope.where(column)
+        if self.account_ids:
+            ids = bindparam(
+                "account_ids",
+                list(self.account_ids),
+                type_=ARRAY(UUID(as_uuid=True)),
+                unique=True,
+            )
+            clause = and_(clause, column == func.any(ids))
+        return clause
+
+    @property
+    def everything(self) -> bool:
+        """No scope limit and no accounts named: rows of unknown accounts are included too."""
+        return self.scope.unrestricted and not self.account_ids
+
+
+@dataclass(frozen=True)
+class HistoryFilters:
+    accounts: AccountFilter
+    provider: Provider | None = None
+    plan_id: uuid.UUID | None = None
+    status: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+_H = PurchaseHistory
+
+
+def _filtered(query: AnySelect, filters: HistoryFilters) -> AnySelect:
+    query = query.where(filters.accounts.where(_H.cloud_account_id))
+    if filters.provider is not None:
+        query = query.where(_H.provider == filters.provider.value)
+    if filters.plan_id is not None:
+        query = query.where(_H.plan_id == filters.plan_id)
+    if filters.status is not None:
+        query = query.where(_H.status == filters.status)
+    if filters.start is not None:
+        query = query.where(_H.purchased_at >= filters.start)
+    if filters.end is not None:
+        query = query.where(_H.purchased_at < filters.end)
+    return query
+
+
+def _account_name() -> ColumnElement[str]:
+    # The current name while the account exists (renames show), else the recorded one.
+    return func.coalesce(CloudAccount.name, _H.account_name)
+
+
+HISTORY_COLUMNS = (
+    _H.id,
+    _H.cloud_account_id,
+    _H.account_external_id,
+    _H.provider,
+    _H.plan_id,
+    _H.execution_id,
+    _H.service,
+    _H.region,
+    _H.resource_type,
+    _H.count,
+    _H.term,
+    _H.payment,
+    _H.upfront_cost,
+    _H.monthly_cost,
+    _H.estimated_monthly_savings,
+    _H.currency,
+    _H.status,
+    _H.purchased_at,
+    _H.expires_at,
+    _H.provider_commitment_id,
+)
+
+
+def history_page_query(
+    filters: HistoryFilters, *, limit: int, after: tuple[datetime, uuid.UUID] | None
+) -> AnySelect:
+    """Newest first, keyset on (purchased_at, id); ``limit + 1`` rows to know if more exist."""
+    query: AnySelect = select(*HISTORY_COLUMNS, _account_name().label("account_name")).outerjoin(
+        CloudAccount, CloudAccount.id == _H.cloud_account_id
+    )
+    query = _filtered(query, filters)
+    if after is not None:
+        query = query.where(tuple_(_H.purchased_at, _H.id) < tuple_(*after))
+    return query.order_by(_H.purchased_at.desc(), _H.id.desc()).limit(limit + 1)
+
+
+async def history_page(
+    session: AsyncReadSession,
+    filters: HistoryFilters,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> list[dict[str, Any]]:
+    rows = await session.execute(history_page_query(filters, limit=limit, after=after))
+    return [dict(row._mapping) for row in rows]
+
+
+# --- aggregates -----------------------------------------------------------------------------
+
+
+# Constants are inlined (not bound): a GROUP BY expression must repeat the SELECT's exactly.
+_ZERO: ColumnElement[Decimal] = literal_column("0")
+UNITS = {"daily": "day", "weekly": "week", "monthly": "month"}
+
+
+def _money(column: Any) -> ColumnElement[Decimal]:
+    return func.coalesce(column, _ZERO)
+
+
+def _committed_spend() -> ColumnElement[Decimal]:
+    """Upfront plus the monthly cost over the whole term (years x 12); no term: upfront only."""
+    return _money(_H.upfront_cost) + _money(_H.monthly_cost) * 12 * func.coalesce(_H.term, 0)
+
+
+def _currency() -> ColumnElement[str]:
+    return func.coalesce(_H.currency, literal_column(f"'{DEFAULT_CURRENCY}'"))
+
+
+def _totals() -> tuple[ColumnElement[Any], ...]:
+    return (
+        func.count().label("purchase_count"),
+        func.sum(_money(_H.upfront_cost)).label("upfront_cost"),
+        func.sum(_money(_H.monthly_cost)).label("monthly_cost"),
+        func.sum(_committed_spend()).label("committed_spend"),
+        func.sum(_money(_H.estimated_monthly_savings)).label("estimated_monthly_savings"),
+    )
+
+
+def analytics_query(filters: HistoryFilters, interval: str) -> AnySelect:
+    """Totals per (UTC bucket, currency); ``interval`` is daily, weekly or monthly."""
+    unit: ColumnElement[str] = literal_column(f"'{UNITS[interval]}'")
+    bucket = func.date_trunc(unit, _H.purchased_at, literal_column("'UTC'")).label("bucket")
+    currency = _currency().label("currency")
+    query = select(bucket, currency, *_totals())
+    return _filtered(query, filters).group_by(bucket, currency).order_by(bucket, currency)
+
+
+async def analytics(
+    session: AsyncReadSession, filters: HistoryFilters, interval: str
+) -> list[dict[str, Any]]:
+    rows = await session.execute(analytics_query(filters, interval))
+    return [dict(row._mapping) for row in rows]
+
+
+def breakdown_query(filters: HistoryFilters, dimension: str) -> AnySelect:
+    """Totals per (dimension value, currency)."""
+    currency = _currency().label("currency")
+    if dimension == "account":
+        keys: tuple[Any, ...] = (
+            _H.cloud_account_id.label("cloud_account_id"),
+            _H.account_external_id.label("account_external_id"),
+            _H.provider.label("provider"),
+        )
+        query = select(
+            *keys, func.max(_account_name()).label("account_name"), currency, *_totals()
+        ).outerjoin(CloudAccount, CloudAccount.id == _H.cloud_account_id)
+        group: tuple[Any, ...] = (*keys, currency)
+    else:
+        column = {"service": _H.service, "region": _H.region, "provider": _H.provider}[dimension]
+        key = column.label("key")
+        query = select(key, currency, *_totals())
+        group = (key, currency)
+    query = _filtered(query, filters).group_by(*group)
+    return query.order_by(func.sum(_money(_H.estimated_monthly_savings)).desc(), *group)
+
+
+async def breakdown(
+    session: AsyncReadSession, filters: HistoryFilters, dimension: str
+) -> list[dict[str, Any]]:
+    rows = await session.execute(breakdown_query(filters, dimension))
+    return [dict(row._mapping) for row in rows]

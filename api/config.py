@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     run_migrations: bool = True
     frontend_dist: Path | None = None
+    # host:port of a separate, unauthenticated /metrics listener for an in-network scraper.
+    metrics_bind: str | None = Field(default=None, pattern=r"^(\[[0-9A-Fa-f:]+\]|[^:\s]*):\d{1,5}$")
 
     # --- database --------------------------------------------------------------------------
     database_url: SecretStr | None = Field(default=None, validation_alias=_env("DATABASE_URL"))

@@ -61,6 +61,10 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler._cudly = True  # type: ignore[attr-defined]
     handler.addFilter(RequestIdFilter())
+    # run_id / execution_id / cloud_account_id / provider bound by background tasks.
+    from api.telemetry.context import LogContextFilter
+
+    handler.addFilter(LogContextFilter())
     handler.setFormatter(
         JsonFormatter()
         if fmt == "json"

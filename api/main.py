@@ -135,9 +135,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.startup_hooks = [get_key_ring, _bootstrap_admin]
     app.state.shutdown_hooks = []
     install_error_handlers(app)
+    from api.telemetry.app import install as install_telemetry
+    from api.telemetry.endpoints import metrics_router
+
+    install_telemetry(app)  # inside the request context: its HTTP series see the matched route
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     for router in _routers():
         app.include_router(router, prefix="/api")
+    app.include_router(metrics_router)  # GET /metrics, where scrapers look (not under /api)
     _mount_spa(app, settings.frontend_dist or DEFAULT_FRONTEND_DIST)
     _document_errors_as_400(app)
     return app

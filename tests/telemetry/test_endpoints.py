@@ -1,0 +1,108 @@
+"""``/metrics`` (admins only, route templates as labels) and ``/api/ready``."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.fixtures.auth import MakeClient
+
+
+def samples(exposition: str) -> list[tuple[str, dict[str, str], float]]:
+    return [
+        (sample.name, dict(sample.labels), sample.value)
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+    ]
+
+
+async def test_unauthenticated_scrape_is_401(client: httpx.AsyncClient) -> None:
+    response = await client.get("/metrics")
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthorized"
+
+
+async def test_a_non_admin_scrape_is_403(make_client: MakeClient) -> None:
+    user = await make_client(permissions=[{"action": "view", "resource": "accounts"}])
+    response = await user.get("/metrics")
+    assert response.status_code == 403
+
+
+async def test_an_admin_api_key_scrapes(
+    admin_client: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    created = await admin_client.post("/api/api-keys", json={"name": "prometheus"})
+    assert created.status_code == 201, created.text
+    response = await client.get("/metrics", headers={"X-API-Key": created.json()["key"]})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    names = {name for name, _, _ in samples(response.text)}
+    assert {"cudly_http_requests_total", "cudly_purchase_lines", "cudly_db_pool_size"} <= names
+
+
+async def test_http_series_use_the_route_template(admin_client: httpx.AsyncClient) -> None:
+    account_id = uuid.uuid4()
+    assert (await admin_client.get(f"/api/accounts/{account_id}")).status_code == 404
+    assert (await admin_client.get("/no/such/page/" + str(account_id))).status_code == 200
+    body = (await admin_client.get("/metrics")).text
+    assert str(account_id) not in body
+    requests = [labels for name, labels, _ in samples(body) if name == "cudly_http_requests_total"]
+    assert {"route": "/api/accounts/{account_id}", "method": "GET", "status": "404"} in requests
+    assert {"route": "unmatched", "method": "GET", "status": "200"} in requests
+    durations = {
+        labels["route"]
+        for name, labels, _ in samples(body)
+        if name == "cudly_http_request_duration_seconds_count"
+    }
+    assert "/api/accounts/{account_id}" in durations
+
+
+async def test_ready_when_migrated_with_the_key_ring(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/ready")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ready",
+        "database": "ok",
+        "migrations": "ok",
+        "key_ring": "ok",
+    }
+
+
+async def test_not_ready_when_migrations_are_behind(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async with app.state.engine.begin() as connection:
+        await connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    response = await client.get("/api/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["code"] == "not_ready"
+    assert body["migrations"] == "behind"
+    assert "cudly migrate" in body["error"]
+
+
+async def test_not_ready_without_the_key_ring(app: FastAPI, client: httpx.AsyncClient) -> None:
+    del app.state.key_ring
+    response = await client.get("/api/ready")
+    assert response.status_code == 503
+    assert response.json()["key_ring"] == "not_loaded"
+
+
+async def test_not_ready_when_the_database_is_gone(app: FastAPI, client: httpx.AsyncClient) -> None:
+    engine = app.state.engine
+    app.state.engine = create_async_engine(
+        "postgresql+asyncpg://nobody@/cudly?host=/nonexistent", connect_args={"timeout": 1}
+    )
+    try:
+        response = await client.get("/api/ready")
+    finally:
+        await app.state.engine.dispose()
+        app.state.engine = engine
+    assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"
+    # /api/health is unchanged (SPEC §1): liveness and readiness are separate.

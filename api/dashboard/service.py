@@ -1,0 +1,250 @@
+"""Dashboard rules: the SPEC §7 figures per currency, upcoming runs and expiries, savings trend.
+
+Decisions where the SPEC is silent (also in docs/behaviour.md):
+- Money figures are maps ``{currency: Decimal}``; two currencies are never added together.
+- Purchase-history rows of no account (legacy or deleted) count towards the totals and
+  ``by_provider`` only when no accounts are named and the caller is unrestricted (as for
+  ``GET /api/history``); ``by_account`` lists accounts only.
+- ``by_account`` lists every filtered account, also those with nothing to show (zeros), and
+  disabled ones (their commitments and purchases are real; their recommendations are hidden).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from croniter import croniter
+
+from api.auth.permissions import AccountScope
+from api.dashboard import repository
+from api.dashboard.repository import Group
+from api.dashboard.schemas import (
+    AccountFigures,
+    ExpiringCommitment,
+    Figures,
+    SavingsOverTime,
+    SavingsPoint,
+    SavingsSeries,
+    ScheduledRun,
+    Summary,
+    Upcoming,
+)
+from api.db import AsyncReadSession
+from api.enums import Provider
+from api.history.schemas import Interval
+from api.history.service import account_filter, bucket_start, bucket_starts, money, series_range
+
+DEFAULT_UPCOMING_DAYS = 90
+SNAPSHOT_LOOKBACK = timedelta(days=31)
+
+
+@dataclass
+class _Figures:
+    potential: dict[str, Decimal] = field(default_factory=dict)
+    committed: dict[str, Decimal] = field(default_factory=dict)
+    realized: dict[str, Decimal] = field(default_factory=dict)
+    recommendation_count: int = 0
+    active_commitment_count: int = 0
+
+    def add(self, kind: str, group: Group) -> None:
+        target: dict[str, Decimal] = getattr(self, kind)
+        target[group.currency] = target.get(group.currency, Decimal(0)) + group.amount
+        if kind == "potential":
+            self.recommendation_count += group.count
+        elif kind == "committed":
+            self.active_commitment_count += group.count
+
+    def currencies(self) -> set[str]:
+        return set(self.potential) | set(self.committed) | set(self.realized)
+
+    def fields(self) -> dict[str, Any]:
+        def per_currency(values: dict[str, Decimal]) -> dict[str, Decimal]:
+            return {currency: money(values[currency]) for currency in sorted(values)}
+
+        return {
+            "potential_monthly_savings": per_currency(self.potential),
+            "committed_monthly": per_currency(self.committed),
+            "realized_monthly_savings": per_currency(self.realized),
+            "recommendation_count": self.recommendation_count,
+            "active_commitment_count": self.active_commitment_count,
+        }
+
+
+async def summary(
+    session: AsyncReadSession,
+    scope: AccountScope,
+    *,
+    account_ids: Sequence[uuid.UUID],
+    provider: Provider | None,
+    now: datetime | None = None,
+) -> Summary:
+    """The SPEC §7 figures over exactly the filtered accounts, in total, per provider and account."""
+    accounts = account_filter(scope, account_ids)
+    rows = await repository.summary_rows(session, accounts, provider, now or datetime.now(UTC))
+    total = _Figures()
+    per_provider: dict[str, _Figures] = {}
+    per_account: dict[uuid.UUID, _Figures] = {}
+    for kind, groups in (
+        ("potential", rows.potential),
+        ("committed", rows.committed),
+        ("realized", rows.realized),
+    ):
+        for group in groups:
+            total.add(kind, group)
+            per_provider.setdefault(group.provider, _Figures()).add(kind, group)
+            if group.cloud_account_id is not None:
+                per_account.setdefault(group.cloud_account_id, _Figures()).add(kind, group)
+    by_account = []
+    for row in rows.accounts:
+        per_provider.setdefault(row.provider, _Figures())
+        figures = per_account.get(row.id, _Figures())
+        by_account.append(
+            AccountFigures(
+                cloud_account_id=row.id,
+                account_name=row.name,
+                account_external_id=row.external_id,
+                provider=row.provider,
+                enabled=row.enabled,
+                **figures.fields(),
+            )
+        )
+    return Summary(
+        **total.fields(),
+        currencies=sorted(total.currencies()),
+        by_provider={
+            Provider(name): Figures(**figures.fields())
+            for name, figures in sorted(per_provider.items())
+        },
+        by_account=by_account,
+    )
+
+
+def next_run(schedule: str, after: datetime) -> datetime | None:
+    """When the five-field cron ``schedule`` next fires after ``after`` (UTC); None if invalid."""
+    if not croniter.is_valid(schedule):
+        return None
+    fired: datetime = croniter(schedule, after).get_next(datetime)
+    return fired.astimezone(UTC)
+
+
+async def upcoming(
+    session: AsyncReadSession,
+    scope: AccountScope,
+    *,
+    account_ids: Sequence[uuid.UUID],
+    days: int,
+    limit: int,
+    now: datetime | None = None,
+) -> Upcoming:
+    """Each scheduled plan's next run, and active commitments expiring within ``days``."""
+    now = now or datetime.now(UTC)
+    accounts = account_filter(scope, account_ids)
+    runs = []
+    for plan in await repository.scheduled_plans(session, accounts):
+        runs.append(
+            ScheduledRun(
+                plan_id=plan.id,
+                plan_name=plan.name,
+                provider=plan.provider,
+                schedule=plan.schedule,
+                next_run_at=next_run(plan.schedule, now) or plan.next_run_at,
+                dry_run=plan.dry_run,
+            )
+        )
+    far_future = datetime.max.replace(tzinfo=UTC)
+    runs.sort(key=lambda run: (run.next_run_at or far_future, run.plan_name, run.plan_id))
+    expiring = []
+    for commitment, account_name in await repository.expiring_commitments(
+        session, accounts, now, days, limit
+    ):
+        assert commitment.end is not None
+        expiring.append(
+            ExpiringCommitment.model_validate(
+                {
+                    **{
+                        name: getattr(commitment, name)
+                        for name in ExpiringCommitment.model_fields
+                        if name not in {"account_name", "days_until_expiry"}
+                    },
+                    "account_name": account_name,
+                    "days_until_expiry": (commitment.end - now).days,
+                }
+            )
+        )
+    return Upcoming(days=days, scheduled_runs=runs, expiring_commitments=expiring)
+
+
+def _key(row: Any) -> tuple[Any, ...]:
+    return (row.cloud_account_id, row.account_external_id, row.provider, row.service)
+
+
+async def savings_over_time(
+    session: AsyncReadSession,
+    scope: AccountScope,
+    *,
+    interval: Interval,
+    account_ids: Sequence[uuid.UUID],
+    provider: Provider | None,
+    start: datetime | None,
+    end: datetime | None,
+    now: datetime | None = None,
+) -> SavingsOverTime:
+    """Potential, committed and realised savings over time from the collection snapshots.
+
+    Each bucket sums, per currency, every account's latest snapshot up to the bucket's end;
+    an account not collected in a bucket keeps its previous value (carried forward).
+    """
+    first, last = series_range(interval, start, end, now or datetime.now(UTC))
+    starts = bucket_starts(first, last, interval)
+    accounts = account_filter(scope, account_ids)
+    before, within = await repository.snapshots(
+        session, accounts, provider, interval.value, first, last, SNAPSHOT_LOOKBACK
+    )
+    # latest[currency][account key] = that account's snapshot values so far
+    latest: dict[str, dict[tuple[Any, ...], Any]] = {}
+    for row in before:
+        latest.setdefault(row.currency, {})[_key(row)] = row
+    per_bucket: dict[datetime, list[Any]] = {}
+    for row in within:
+        per_bucket.setdefault(bucket_start(row.bucket, interval), []).append(row)
+    points: dict[str, list[SavingsPoint]] = {currency: [] for currency in latest}
+    for at in starts:
+        for row in per_bucket.get(at, []):
+            if row.currency not in latest:
+                latest[row.currency] = {}
+                points[row.currency] = [_zero_point(s) for s in starts if s < at]
+            latest[row.currency][_key(row)] = row
+        for currency, snapshots in latest.items():
+            points[currency].append(_point(at, list(snapshots.values())))
+    return SavingsOverTime(
+        interval=interval,
+        start=first,
+        end=last,
+        series=[
+            SavingsSeries(currency=currency, points=points[currency]) for currency in sorted(points)
+        ],
+    )
+
+
+def _zero_point(at: datetime) -> SavingsPoint:
+    return _point(at, [])
+
+
+def _point(at: datetime, snapshots: list[Any]) -> SavingsPoint:
+    return SavingsPoint(
+        bucket_start=at,
+        potential_monthly_savings=money(
+            sum((s.potential_monthly_savings for s in snapshots), Decimal(0))
+        ),
+        committed_monthly=money(sum((s.committed_monthly for s in snapshots), Decimal(0))),
+        realized_monthly_savings=money(
+            sum((s.realized_monthly_savings for s in snapshots), Decimal(0))
+        ),
+        active_commitment_count=sum(s.active_commitment_count for s in snapshots),
+        account_count=len({(s.cloud_account_id, s.account_external_id) for s in snapshots}),
+    )

@@ -138,6 +138,12 @@ class SimState:
             self.token_lifetime = 3600
             self.arm_page_size = 100
             self.gcp_page_size = 100
+            # Collection APIs (tests/cloudsim/collect.py): recommendations, inventories, faults.
+            from .collect import CollectSim
+
+            if getattr(self, "collect", None) is None:
+                self.collect = CollectSim()
+            self.collect.reset()
 
     # --- Azure ---------------------------------------------------------------------------
     def add_azure_client(self, tenant: str, client_id: str, secret: str | None = None) -> None:
@@ -730,8 +736,11 @@ async def crm_v1_list(request: Request, state: SimState, form: dict[str, str]) -
 
 def create_app(state: SimState | None = None) -> Starlette:
     """Build the ASGI app; ``app.state.sim`` is the :class:`SimState` it serves."""
+    from .collect import routes as collect_routes
+
     app = Starlette(
         routes=[
+            *collect_routes(),
             Route("/token", gcp_token, methods=["POST"]),
             Route("/v1/token", gcp_token, methods=["POST"]),  # sts.googleapis.com/v1/token
             Route(

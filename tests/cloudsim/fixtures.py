@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from .app import SimState
+from .collect import CollectSim, collect_env
 from .moto_server import reset_moto, run_moto_server
 from .server import SimServer, run_cloudsim
 
@@ -45,3 +46,13 @@ def moto_url(moto_server_url: str) -> str:
     """The session's moto server URL, reset to empty."""
     reset_moto(moto_server_url)
     return moto_server_url
+
+
+@pytest.fixture
+def collect_sim(cloudsim: SimServer, monkeypatch: pytest.MonkeyPatch) -> CollectSim:
+    """The simulator's collection APIs, empty, with ``AWS_ENDPOINT_URL_<SERVICE>`` pointing
+    every AWS collection service at it (STS stays wherever the test put it, e.g. moto).
+    Settings still need ``collect_settings(cloudsim)`` (Azure/GCP endpoints, CA bundle)."""
+    for name, value in collect_env(cloudsim).items():
+        monkeypatch.setenv(name, value)
+    return cloudsim.state.collect

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,15 @@ class Settings(BaseSettings):
     collect_interval: int = Field(default=6 * 3600)
     scheduler_enabled: bool = True
     purchases_enabled: bool = False
+    # Purchases (SPEC §6 Guardrails): what was bought for the same account and key within
+    # the grace window is subtracted before sizing; the server-wide upfront cap per group.
+    purchase_grace_days: int = Field(default=7, ge=0, le=365)
+    max_purchase_upfront: Decimal | None = Field(default=None, ge=0, allow_inf_nan=False)
+    # An execution's worker refreshes its heartbeat per line; a running execution whose
+    # heartbeat is older than execution_stale_after_s is reconciled and finished by any worker.
+    execution_timeout_s: float = Field(default=900.0, gt=0)
+    execution_stale_after_s: float = Field(default=300.0, gt=0)
+    reconcile_interval_s: float = Field(default=300.0, gt=0)
     test_rate_limit_per_minute: int = Field(default=10, ge=1)
 
     # --- clouds ----------------------------------------------------------------------------

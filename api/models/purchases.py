@@ -34,8 +34,10 @@ from api.enums import (
     Provider,
     PurchaseLineStatus,
     PurchaseStatus,
+    Term,
 )
 from api.models.base import (
+    MONEY,
     Base,
     check_in,
     check_values,
@@ -44,15 +46,13 @@ from api.models.base import (
     uuid_pk,
 )
 
-MONEY = Numeric(18, 6)
-
 
 def _service_check() -> CheckConstraint:
     return check_values("service", sorted(ALL_SERVICES), "service_valid")
 
 
 def _term_check() -> CheckConstraint:
-    return CheckConstraint("term IN (1, 3)", name="term_valid")
+    return check_in("term", Term)
 
 
 class PurchaseExecution(Base):
@@ -83,6 +83,10 @@ class PurchaseExecution(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # Why a real plan bought nothing (e.g. purchases disabled on the server); not an error.
     note: Mapped[str | None] = mapped_column(Text)
+    # The plan as it was when triggered (services, caps): later edits never change a run.
+    plan_snapshot: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default="{}"
+    )
     triggered_by: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -120,7 +124,7 @@ class PurchaseLine(Base):
     region: Mapped[str | None] = mapped_column(String(64))
     resource_type: Mapped[str | None] = mapped_column(String(128))
     engine: Mapped[str | None] = mapped_column(String(128))
-    variant: Mapped[str] = mapped_column(String(255), nullable=False, server_default="")
+    variant: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     term: Mapped[int | None] = mapped_column(SmallInteger)
     payment: Mapped[str | None] = mapped_column(String(32))
     count: Mapped[Decimal] = mapped_column(Numeric(18, 4), nullable=False, server_default="0")
@@ -171,7 +175,7 @@ class PurchaseHistory(Base):
     region: Mapped[str | None] = mapped_column(String(64))
     resource_type: Mapped[str | None] = mapped_column(String(128))
     engine: Mapped[str | None] = mapped_column(String(128))
-    variant: Mapped[str] = mapped_column(String(255), nullable=False, server_default="")
+    variant: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     count: Mapped[Decimal] = mapped_column(Numeric(18, 4), nullable=False)
     term: Mapped[int | None] = mapped_column(SmallInteger)
     payment: Mapped[str | None] = mapped_column(String(32))

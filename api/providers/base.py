@@ -312,3 +312,83 @@ def sum_by_key(items: Sequence[RecommendationData]) -> list[RecommendationData]:
             details={**parts[0], "merged": parts},
         )
     return list(merged.values())
+
+
+# --- purchases -------------------------------------------------------------------------------
+
+
+class PurchaseRejected(ProviderError):
+    """The cloud definitively refused a purchase: nothing was bought (safe to mark failed)."""
+
+
+@dataclass(frozen=True)
+class PurchaseRequest:
+    """One purchase line as a purchaser needs it. ``idempotency_key`` was fixed when the line
+    was created and is the provider token wherever the API has one."""
+
+    idempotency_key: str
+    service: str
+    region: str
+    resource_type: str
+    engine: str
+    variant: str
+    term: int
+    payment: str
+    count: Decimal
+    upfront_cost: Decimal
+    recurring_monthly_cost: Decimal
+    offering_id: str | None
+    claimed_at: datetime | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PurchaseResult:
+    """What the cloud holds for a line: the commitment it created."""
+
+    provider_commitment_id: str
+    expires_at: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Purchaser(Protocol):
+    """Buys commitments for one account; every method acts with the account's own identity."""
+
+    provider: Provider
+
+    async def confirm_identity(
+        self, auth: AccountAuth, settings: Settings, clients: ProviderClients
+    ) -> str:
+        """The identity the cloud sees; :class:`ProviderError` unless it is the account's."""
+        ...
+
+    async def find_offering(
+        self,
+        auth: AccountAuth,
+        request: PurchaseRequest,
+        settings: Settings,
+        clients: ProviderClients,
+    ) -> str | None:
+        """The offering to buy (None when the API needs none); ProviderError when none fits."""
+        ...
+
+    async def purchase(
+        self,
+        auth: AccountAuth,
+        request: PurchaseRequest,
+        settings: Settings,
+        clients: ProviderClients,
+    ) -> PurchaseResult:
+        """Buy the line. :class:`PurchaseRejected` = nothing bought; any other exception = the
+        outcome is unknown (the line stays ``purchasing`` until :meth:`reconcile` says)."""
+        ...
+
+    async def reconcile(
+        self,
+        auth: AccountAuth,
+        request: PurchaseRequest,
+        settings: Settings,
+        clients: ProviderClients,
+    ) -> PurchaseResult | None:
+        """After a crash: the commitment this line bought, or None when it bought nothing."""
+        ...

@@ -10,7 +10,7 @@ import importlib
 from typing import Any, cast
 
 from api.enums import Provider
-from api.providers.base import Collector, ConnectivityTester, Discoverer
+from api.providers.base import Collector, ConnectivityTester, Discoverer, Purchaser
 
 CONNECTIVITY_TESTERS: dict[Provider, str] = {
     Provider.aws: "api.providers.aws.client:AwsProvider",
@@ -26,6 +26,11 @@ COLLECTORS: dict[Provider, str] = {
     Provider.aws: "api.providers.aws.collector:AwsCollector",
     Provider.azure: "api.providers.azure.collector:AzureCollector",
     Provider.gcp: "api.providers.gcp.collector:GcpCollector",
+}
+# Azure and GCP purchasers are not built yet: executing their real plans fails the
+# execution with "no purchaser" (dry runs work).
+PURCHASERS: dict[Provider, str] = {
+    Provider.aws: "api.providers.aws.purchase:AwsPurchaser",
 }
 
 
@@ -50,3 +55,8 @@ def discoverer(provider: Provider) -> Discoverer:
 def collector(provider: Provider) -> Collector:
     """The recommendations + inventory collector for ``provider``."""
     return cast(Collector, _build(COLLECTORS, provider, "collector"))
+
+
+def purchaser(provider: Provider) -> Purchaser:
+    """The purchaser (offerings, purchase, reconcile) for ``provider``."""
+    return cast(Purchaser, _build(PURCHASERS, provider, "purchaser"))

@@ -2,6 +2,138 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, status
+from fastapi.responses import StreamingResponse
+
+from api.auth.deps import Grant, Require
+from api.db import AsyncReadSession, ReadSessionDep, SessionDep
+from api.enums import Action, ExecutionStatus, Resource
+from api.kit.account_ids import AccountIdsFilter
+from api.purchases import service
+from api.purchases.runner import Runner
+from api.purchases.schemas import ExecuteResponse, ExecutionList
 
 router = APIRouter(tags=["executions"])
+
+CanView = Annotated[Grant, Depends(Require(Action.view, Resource.plans))]
+CanExecute = Annotated[Grant, Depends(Require(Action.execute, Resource.plans))]
+EVENT_POLL_S = 0.5
+
+
+def _runner(request: Request) -> Runner:
+    runner: Runner = request.app.state.purchase_runner
+    return runner
+
+
+@router.post(
+    "/plans/{plan_id}/execute",
+    response_model=ExecuteResponse,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def execute_plan(
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    grant: CanExecute,
+    plan_id: uuid.UUID,
+) -> ExecuteResponse:
+    """One execution per target account, started concurrently once committed."""
+    group_id, executions = await service.execute_plan(
+        session, grant.principal, grant.scope, plan_id
+    )
+    # Background tasks run after the session committed, so the runner sees the rows.
+    background.add_task(_runner(request).start, [e.id for e in executions])
+    return ExecuteResponse(execution_group_id=group_id, executions=executions)
+
+
+@router.get("/executions", response_model=ExecutionList)
+async def list_executions(
+    session: ReadSessionDep,
+    grant: CanView,
+    account_ids: AccountIdsFilter = None,
+    plan_id: Annotated[uuid.UUID | None, Query()] = None,
+    group_id: Annotated[uuid.UUID | None, Query()] = None,
+    status: Annotated[ExecutionStatus | None, Query()] = None,
+) -> ExecutionList:
+    """Executions with their purchase lines, newest first."""
+    executions = await service.list_executions(
+        session,
+        grant.scope,
+        plan_id=plan_id,
+        group_id=group_id,
+        account_ids=account_ids,
+        status=status,
+    )
+    return ExecutionList(executions=executions)
+
+
+@router.post(
+    "/executions/{execution_id}/retry",
+    response_model=ExecutionList,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def retry_execution(
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    grant: CanExecute,
+    execution_id: uuid.UUID,
+) -> ExecutionList:
+    """Re-attempt only the lines that did not buy, under the same idempotency keys."""
+    reopened, executions = await service.retry(session, grant.principal, grant.scope, execution_id)
+    background.add_task(_runner(request).start, reopened)
+    return ExecutionList(executions=executions)
+
+
+def _event(name: str, data: str) -> str:
+    return f"event: {name}\ndata: {data}\n\n"
+
+
+@router.get(
+    "/executions/{group_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def execution_events(
+    request: Request, session: ReadSessionDep, grant: CanView, group_id: uuid.UUID
+) -> StreamingResponse:
+    """``text/event-stream``: one ``execution`` event per finished execution (those already
+    finished first), then a final ``group`` event, then the stream closes. Read from the
+    database, so it works whichever process runs the executions."""
+    await service.group_state(session, grant.scope, group_id)  # 404 / 403 before streaming
+    maker = request.app.state.read_sessionmaker
+
+    async def stream() -> AsyncIterator[str]:
+        sent: set[uuid.UUID] = set()
+        while True:
+            async with maker() as raw:
+                try:
+                    executions, summary = await service.group_state(
+                        AsyncReadSession(raw), grant.scope, group_id
+                    )
+                finally:
+                    await raw.rollback()
+            for execution in executions:
+                if execution.id in sent or execution.status in (
+                    ExecutionStatus.pending,
+                    ExecutionStatus.running,
+                ):
+                    continue
+                sent.add(execution.id)
+                yield _event("execution", execution.model_dump_json())
+            if summary is not None:
+                yield _event("group", json.dumps(summary.model_dump(mode="json")))
+                return
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(EVENT_POLL_S)
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -56,6 +57,15 @@ def upgrade() -> None:
     )
 
     op.add_column("purchase_executions", sa.Column("note", sa.Text(), nullable=True))
+    op.add_column(
+        "purchase_executions",
+        sa.Column(
+            "plan_snapshot",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default="{}",
+            nullable=False,
+        ),
+    )
     op.add_column("purchase_executions", sa.Column("triggered_by", sa.UUID(), nullable=True))
     op.create_foreign_key(
         op.f("fk_purchase_executions_triggered_by_users"),
@@ -73,7 +83,7 @@ def upgrade() -> None:
 
     op.add_column(
         "purchase_lines",
-        sa.Column("variant", sa.String(length=255), server_default="", nullable=False),
+        sa.Column("variant", sa.Text(), server_default="", nullable=False),
     )
     op.add_column("purchase_lines", sa.Column("reason", sa.Text(), nullable=True))
     op.create_check_constraint(op.f("ck_purchase_lines_service_valid"), "purchase_lines", SERVICE_CHECK)
@@ -82,7 +92,7 @@ def upgrade() -> None:
     op.add_column("purchase_history", sa.Column("engine", sa.String(length=128), nullable=True))
     op.add_column(
         "purchase_history",
-        sa.Column("variant", sa.String(length=255), server_default="", nullable=False),
+        sa.Column("variant", sa.Text(), server_default="", nullable=False),
     )
     op.create_check_constraint(
         op.f("ck_purchase_history_service_valid"), "purchase_history", SERVICE_CHECK
@@ -122,6 +132,7 @@ def downgrade() -> None:
         op.f("fk_purchase_executions_triggered_by_users"), "purchase_executions", type_="foreignkey"
     )
     op.drop_column("purchase_executions", "triggered_by")
+    op.drop_column("purchase_executions", "plan_snapshot")
     op.drop_column("purchase_executions", "note")
 
     op.drop_constraint(

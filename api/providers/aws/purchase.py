@@ -1,0 +1,371 @@
+"""AWS purchases (``shared/CLOUD_APIS.md`` *Purchases*): EC2 reserved instances, RDS reserved
+DB instances and Savings Plans, each with the idempotency the API offers.
+
+| service | token | after a crash |
+|---|---|---|
+| Savings Plans | ``clientToken`` = the line's key | the same call again returns the same plan |
+| RDS | ``ReservedDBInstanceId`` = ``cudly-<key>`` | describe by that id (a reused id is ``ReservedDBInstanceAlreadyExists``) |
+| EC2 | none | the line was claimed (durable intent) before the call; the RI is tagged with the key after it; reconcile = describe: the tagged RI, else an untagged RI of the same type and count started after the claim |
+
+Purchase calls are never retried by botocore (``max_attempts=1``): a retried EC2 purchase
+after a lost response would buy twice; our state machine retries under the same key.
+
+Recommendation ``details`` the purchaser reads (the collector writes them): EC2
+``platform`` (``Linux/UNIX``), ``tenancy`` (``default``), ``offering_class`` (``standard``);
+RDS ``multi_az`` (bool); Savings Plans ``offering_id`` (CE's ``OfferingId``). Missing values
+take the defaults shown. For Savings Plans the line ``count`` is the hourly commitment.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from api.config import Settings
+from api.enums import Payment, Provider
+from api.providers.aws.client import (
+    AwsSessionCredentials,
+    caller_identity,
+    client_kwargs,
+    resolve_session,
+    sdk_error,
+)
+from api.providers.base import (
+    AccountAuth,
+    ProviderError,
+    PurchaseRejected,
+    PurchaseRequest,
+    PurchaseResult,
+    ensure_identity,
+)
+from api.providers.clients import ProviderClients
+
+TAG_KEY = "cudly:idempotency-key"
+YEAR_S = 31_536_000
+OFFERING_TYPES = {
+    Payment.no_upfront.value: "No Upfront",
+    Payment.partial_upfront.value: "Partial Upfront",
+    Payment.all_upfront.value: "All Upfront",
+}
+# Clock skew allowed between us and AWS when matching an untagged RI to a claim.
+SKEW = timedelta(minutes=5)
+_UNKNOWN_OUTCOME = {"InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable"}
+
+
+def _code(exc: ClientError) -> tuple[str, str]:
+    error = exc.response.get("Error", {})
+    return str(error.get("Code", "Unknown")), str(error.get("Message", ""))[:300]
+
+
+def _status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+def _refused(exc: ClientError, operation: str) -> ProviderError:
+    """A 4xx answer is a definitive refusal (nothing bought); 5xx/throttling is unknown."""
+    code, message = _code(exc)
+    text = f"AWS refused {operation} ({code}): {message}"
+    if _status(exc) >= 500 or code in _UNKNOWN_OUTCOME:
+        return ProviderError(text, code="aws_purchase_unknown")
+    return PurchaseRejected(text, code="aws_purchase_refused")
+
+
+def reservation_id(request: PurchaseRequest) -> str:
+    """The caller-chosen reservation id (RDS, ElastiCache, MemoryDB): derived from the key."""
+    return f"cudly-{request.idempotency_key}"
+
+
+class AwsPurchaser:
+    """EC2, RDS and Savings Plans purchases acting as the account's own identity."""
+
+    provider = Provider.aws
+
+    async def _credentials(self, auth: AccountAuth, settings: Settings) -> AwsSessionCredentials:
+        return await resolve_session(auth, settings)
+
+    def _client(
+        self,
+        clients: ProviderClients,
+        credentials: AwsSessionCredentials,
+        settings: Settings,
+        service: str,
+        region: str | None,
+    ) -> Any:
+        kwargs = client_kwargs(settings)
+        # One attempt: a purchase is retried only by the state machine, under the same key.
+        kwargs["config"] = kwargs["config"].merge(Config(retries={"max_attempts": 1}))
+        if region:
+            kwargs["region_name"] = region
+        return clients.aws_session.client(
+            service,
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+            **kwargs,
+        )
+
+    async def confirm_identity(
+        self, auth: AccountAuth, settings: Settings, clients: ProviderClients
+    ) -> str:
+        """``GetCallerIdentity`` with the account's session; its account must be external_id."""
+        credentials = await self._credentials(auth, settings)
+        arn = await caller_identity(credentials, settings, f"account {auth.account.name!r}")
+        parts = arn.split(":")
+        account = parts[4] if len(parts) > 5 else ""
+        ensure_identity(Provider.aws, auth.account.external_id, account, what="AWS account")
+        return arn
+
+    async def find_offering(
+        self,
+        auth: AccountAuth,
+        request: PurchaseRequest,
+        settings: Settings,
+        clients: ProviderClients,
+    ) -> str | None:
+        """The reserved offering matching the line (Savings Plans: CE's offering id)."""
+        if request.service == "savings-plans":
+            offering = request.offering_id or request.details.get("offering_id")
+            if not offering:
+                raise ProviderError(
+                    "the Savings Plans recommendation carries no offering id", code="no_offering"
+                )
+            return str(offering)
+        credentials = await self._credentials(auth, settings)
+        duration = request.term * YEAR_S
+        offering_type = OFFERING_TYPES[request.payment]
+        try:
+            if request.service == "ec2":
+                async with self._client(
+                    clients, credentials, settings, "ec2", request.region
+                ) as ec2:
+                    answer = await ec2.describe_reserved_instances_offerings(
+                        InstanceType=request.resource_type,
+                        ProductDescription=str(request.details.get("platform") or "Linux/UNIX"),
+                        InstanceTenancy=str(request.details.get("tenancy") or "default"),
+                        OfferingClass=str(request.details.get("offering_class") or "standard"),
+                        OfferingType=offering_type,
+                        MinDuration=duration,
+                        MaxDuration=duration,
+                        IncludeMarketplace=False,
+                    )
+                offerings = answer.get("ReservedInstancesOfferings", [])
+                key = "ReservedInstancesOfferingId"
+            elif request.service == "rds":
+                async with self._client(
+                    clients, credentials, settings, "rds", request.region
+                ) as rds:
+                    answer = await rds.describe_reserved_db_instances_offerings(
+                        DBInstanceClass=request.resource_type,
+                        Duration=str(duration),
+                        ProductDescription=request.engine or "postgresql",
+                        OfferingType=offering_type,
+                        MultiAZ=bool(request.details.get("multi_az", False)),
+                    )
+                offerings = answer.get("ReservedDBInstancesOfferings", [])
+                key = "ReservedDBInstancesOfferingId"
+            else:
+                raise ProviderError(
+                    f"buying {request.service} is not supported yet", code="unsupported_service"
+                )
+        except ClientError as exc:
+            code, message = _code(exc)
+            raise ProviderError(
+                f"AWS refused the offerings lookup ({code}): {message}", code="aws_offerings"
+            ) from None
+        except BotoCoreError as exc:
+            raise sdk_error(exc, "the offerings lookup") from None
+        if not offerings:
+            raise ProviderError(
+                f"no {request.service} offering for {request.resource_type} "
+                f"({request.term} year, {request.payment}) in {request.region}",
+                code="no_offering",
+            )
+        return str(offerings[0][key])
+
+    async def purchase(
+        self,
+        auth: AccountAuth,
+        request: PurchaseRequest,
+        settings: Settings,
+        clients: ProviderClients,
+    ) -> PurchaseResult:
+        """Buy the line once (see the module table for each service's idempotency)."""
+        if not request.offering_id:
+            raise PurchaseRejected("the line has no offering", code="no_offering")
+        credentials = await self._credentials(auth, settings)
+        if request.service == "savings-plans":
+            return await self._savings_plan(clients, credentials, settings, request)
+        if request.service == "rds":
+            return await self._rds(clients, credentials, settings, request)
+        if request.service == "ec2":
+            return await self._ec2(clients, credentials, settings, request)
+        raise PurchaseRejected(
+            f"buying {request.service} is not supported yet", code="unsupported_service"
+        )
+
+    async def _savings_plan(
+        self,
+        clients: ProviderClients,
+        credentials: AwsSessionCredentials,
+        settings: Settings,
+        request: PurchaseRequest,
+    ) -> PurchaseResult:
+        params: dict[str, Any] = {
+            "savingsPlanOfferingId": request.offering_id,
+            "commitment": format(request.count.normalize(), "f"),
+            "clientToken": request.idempotency_key,
+        }
+        if request.payment != Payment.no_upfront and request.upfront_cost > 0:
+            params["upfrontPaymentAmount"] = format(
+                request.upfront_cost.quantize(Decimal("0.01")), "f"
+            )
+        try:
+            async with self._client(clients, credentials, settings, "savingsplans", None) as sp:
+                answer = await sp.create_savings_plan(**params)
+        except ClientError as exc:
+            raise _refused(exc, "CreateSavingsPlan") from None
+        except BotoCoreError as exc:
+            raise sdk_error(exc, "CreateSavingsPlan") from None
+        return PurchaseResult(provider_commitment_id=str(answer["savingsPlanId"]))
+
+    async def _rds(
+        self,
+        clients: ProviderClients,
+        credentials: AwsSessionCredentials,
+        settings: Settings,
+        request: PurchaseRequest,
+    ) -> PurchaseResult:
+        reservation = reservation_id(request)
+        try:
+            async with self._client(clients, credentials, settings, "rds", request.region) as rds:
+                try:
+                    answer = await rds.purchase_reserved_db_instances_offering(
+                        ReservedDBInstancesOfferingId=request.offering_id,
+                        ReservedDBInstanceId=reservation,
+                        DBInstanceCount=int(request.count),
+                    )
+                except ClientError as exc:
+                    if _code(exc)[0] != "ReservedDBInstanceAlreadyExists":
+                        raise
+                    # Our own earlier attempt: the id is derived from this line's key.
+                    return PurchaseResult(provider_commitment_id=reservation)
+        except ClientError as exc:
+            raise _refused(exc, "PurchaseReservedDBInstancesOffering") from None
+        except BotoCoreError as exc:
+            raise sdk_error(exc, "PurchaseReservedDBInstancesOffering") from None
+        return PurchaseResult(
+            provider_commitment_id=str(answer["ReservedDBInstance"]["ReservedDBInstanceId"])
+        )
+
+    async def _ec2(
+        self,
+        clients: ProviderClients,
+        credentials: AwsSessionCredentials,
+        settings: Settings,
+        request: PurchaseRequest,
+    ) -> PurchaseResult:
+        try:
+            async with self._client(clients, credentials, settings, "ec2", request.region) as ec2:
+                answer = await ec2.purchase_reserved_instances_offering(
+                    ReservedInstancesOfferingId=request.offering_id,
+                    InstanceCount=int(request.count),
+                )
+                ri_id = str(answer["ReservedInstancesId"])
+                await self._tag(ec2, ri_id, request)
+        except ClientError as exc:
+            raise _refused(exc, "PurchaseReservedInstancesOffering") from None
+        except BotoCoreError as exc:
+            raise sdk_error(exc, "PurchaseReservedInstancesOffering") from None
+        return PurchaseResult(provider_commitment_id=ri_id)
+
+    async def _tag(self, ec2: Any, ri_id: str, request: PurchaseRequest) -> None:
+        # Best effort: an untagged RI is still matched by reconcile (type, count, start time).
+        try:
+            await ec2.create_tags(
+                Resources=[ri_id], Tags=[{"Key": TAG_KEY, "Value": request.idempotency_key}]
+            )
+        except (ClientError, BotoCoreError):
+            return
+
+    async def reconcile(
+        self,
+        auth: AccountAuth,
+        request: PurchaseRequest,
+        settings: Settings,
+        clients: ProviderClients,
+    ) -> PurchaseResult | None:
+        """What the cloud holds for the line, or None when it bought nothing."""
+        credentials = await self._credentials(auth, settings)
+        try:
+            if request.service == "savings-plans":
+                # Same clientToken → the same plan: completing the call is the lookup.
+                return await self._savings_plan(clients, credentials, settings, request)
+            if request.service == "rds":
+                return await self._reconcile_rds(clients, credentials, settings, request)
+            if request.service == "ec2":
+                return await self._reconcile_ec2(clients, credentials, settings, request)
+        except ClientError as exc:
+            code, message = _code(exc)
+            raise ProviderError(
+                f"AWS refused the reconcile lookup ({code}): {message}", code="aws_reconcile"
+            ) from None
+        except BotoCoreError as exc:
+            raise sdk_error(exc, "the reconcile lookup") from None
+        return None
+
+    async def _reconcile_rds(
+        self,
+        clients: ProviderClients,
+        credentials: AwsSessionCredentials,
+        settings: Settings,
+        request: PurchaseRequest,
+    ) -> PurchaseResult | None:
+        reservation = reservation_id(request)
+        async with self._client(clients, credentials, settings, "rds", request.region) as rds:
+            try:
+                answer = await rds.describe_reserved_db_instances(ReservedDBInstanceId=reservation)
+            except ClientError as exc:
+                if _code(exc)[0] == "ReservedDBInstanceNotFound":
+                    return None
+                raise
+        if answer.get("ReservedDBInstances"):
+            return PurchaseResult(provider_commitment_id=reservation)
+        return None
+
+    async def _reconcile_ec2(
+        self,
+        clients: ProviderClients,
+        credentials: AwsSessionCredentials,
+        settings: Settings,
+        request: PurchaseRequest,
+    ) -> PurchaseResult | None:
+        known = set(request.details.get("known_commitment_ids") or [])
+        async with self._client(clients, credentials, settings, "ec2", request.region) as ec2:
+            answer = await ec2.describe_reserved_instances(
+                Filters=[{"Name": "instance-type", "Values": [request.resource_type]}]
+            )
+            instances = answer.get("ReservedInstances", [])
+            for ri in instances:
+                tags = {t.get("Key"): t.get("Value") for t in ri.get("Tags", [])}
+                if tags.get(TAG_KEY) == request.idempotency_key:
+                    return PurchaseResult(provider_commitment_id=str(ri["ReservedInstancesId"]))
+            since = (request.claimed_at - SKEW) if request.claimed_at else None
+            candidates = [
+                ri
+                for ri in instances
+                if TAG_KEY not in {t.get("Key") for t in ri.get("Tags", [])}
+                and str(ri["ReservedInstancesId"]) not in known
+                and ri.get("InstanceType") == request.resource_type
+                and int(ri.get("InstanceCount", 0)) == int(request.count)
+                and (since is None or ri.get("Start") is None or ri["Start"] >= since)
+            ]
+            if not candidates:
+                return None
+            chosen = min(candidates, key=lambda ri: str(ri.get("Start") or ""))
+            ri_id = str(chosen["ReservedInstancesId"])
+            await self._tag(ec2, ri_id, request)
+            return PurchaseResult(provider_commitment_id=ri_id)

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     account_timeout_s: float = Field(default=120.0, gt=0)
     collect_interval: int = Field(default=6 * 3600)
     scheduler_enabled: bool = True
+    # A running collection run's process refreshes its heartbeat this often; a run whose
+    # heartbeat is older than collect_stale_after_s is closed as failed by any replica.
+    collect_heartbeat_s: float = Field(default=10.0, gt=0)
+    collect_stale_after_s: float = Field(default=60.0, gt=0)
     purchases_enabled: bool = False
     # Purchases (SPEC §6 Guardrails): what was bought for the same account and key within
     # the grace window is subtracted before sizing; the server-wide upfront cap per group.

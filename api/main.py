@@ -134,6 +134,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The key ring first: a bad or unreachable key stops the start, and the dev key warns now.
     app.state.startup_hooks = [get_key_ring, _bootstrap_admin]
     app.state.shutdown_hooks = []
+    from api.collection.scheduler import install as install_collection
+
+    install_collection(app)  # the collection runner and, when enabled, the periodic loop
     from api.purchases.runner import install as install_purchases
 
     install_purchases(app)  # the execution runner and, when enabled, reconcile + schedules

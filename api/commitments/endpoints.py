@@ -1,7 +1,56 @@
-"""The inventory of active commitments (read side; written by collection). — HTTP endpoints (thin: parse, authorise, call the service, shape the response)."""
+"""HTTP endpoint for the commitments inventory (SPEC §7)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from api.auth.deps import Grant, Require
+from api.commitments import service
+from api.commitments.repository import CommitmentFilters
+from api.commitments.schemas import CommitmentList
+from api.db import ReadSessionDep
+from api.enums import Action, Provider, Resource
+from api.kit.account_ids import AccountIdsFilter
+from api.kit.pagination import MAX_LIMIT
 
 router = APIRouter(tags=["commitments"])
+
+# SPEC §2: the inventory is part of what `history:view` covers.
+CanView = Annotated[Grant, Depends(Require(Action.view, Resource.history))]
+
+
+@router.get("/commitments", response_model=CommitmentList)
+async def list_commitments(
+    session: ReadSessionDep,
+    grant: CanView,
+    account_ids: AccountIdsFilter = None,
+    provider: Annotated[Provider | None, Query(description="Only this provider")] = None,
+    service_name: Annotated[
+        str | None, Query(alias="service", max_length=32, description="Only this service")
+    ] = None,
+    state: Annotated[
+        str | None, Query(max_length=32, description="Only this state (e.g. active)")
+    ] = None,
+    expiring_within_days: Annotated[
+        int | None, Query(ge=0, le=36500, description="Only those ending within N days")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> CommitmentList:
+    """Commitments the enabled accounts you may see already hold, soonest expiry first."""
+    filters = CommitmentFilters(
+        provider=provider,
+        service=service_name,
+        account_ids=account_ids,
+        state=state.lower() if state else None,
+    )
+    return await service.list_commitments(
+        session,
+        grant.scope,
+        filters,
+        expiring_within_days=expiring_within_days,
+        limit=limit,
+        cursor=cursor,
+    )

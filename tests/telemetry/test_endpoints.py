@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import httpx
 from fastapi import FastAPI
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.fixtures.auth import MakeClient
+from tests.telemetry.conftest import samples
 
-
-def samples(exposition: str) -> list[tuple[str, dict[str, str], float]]:
-    return [
-        (sample.name, dict(sample.labels), sample.value)
-        for family in text_string_to_metric_families(exposition)
-        for sample in family.samples
-    ]
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 async def test_unauthenticated_scrape_is_401(client: httpx.AsyncClient) -> None:
@@ -106,3 +101,24 @@ async def test_not_ready_when_the_database_is_gone(app: FastAPI, client: httpx.A
     assert response.status_code == 503
     assert response.json()["database"] == "unreachable"
     # /api/health is unchanged (SPEC §1): liveness and readiness are separate.
+
+
+async def test_every_route_is_labelled_by_its_own_template(
+    app: FastAPI, client: httpx.AsyncClient, admin_client: httpx.AsyncClient
+) -> None:
+    templates = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+    for method, template in sorted(templates):
+        url = re.sub(r"\{[^}]+\}", lambda _: str(uuid.uuid4()), template)
+        await client.request(method, url)
+    body = (await admin_client.get("/metrics")).text
+    labelled = {
+        (labels["method"], labels["route"])
+        for name, labels, _ in samples(body)
+        if name == "cudly_http_requests_total"
+    }
+    assert templates <= labelled
+    assert not UUID.search(body)

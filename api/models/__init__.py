@@ -18,8 +18,10 @@ from api.models.collection import (
 from api.models.commitments import Commitment
 from api.models.plans import PlanAccount, PurchasePlan
 from api.models.purchases import PurchaseExecution, PurchaseHistory, PurchaseLine
+from api.models.read_indexes import READ_INDEXES
 
 __all__ = [
+    "READ_INDEXES",
     "AccountCredential",
     "AccountServiceOverride",
     "ApiKey",

@@ -24,6 +24,7 @@ import aioboto3
 import httpx
 
 from api.config import Settings
+from api.providers.aws.client import shared_session
 from api.providers.http import ssl_context, timeout
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class ProviderClients:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         # No credentials of its own: every client made from it is given the account's.
-        self.aws_session = aioboto3.Session()
+        self.aws_session = shared_session()
         self._http: httpx.AsyncClient | None = None
 
     @property

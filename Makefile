@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint fmt bench install spa checkov clean pytest
+.PHONY: run test lint fmt bench install spa spa-deps spa-client spa-test checkov clean pytest
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,27 @@ spa:
 	@if [ -f frontend/package.json ]; then \
 		cd frontend && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build; \
 	else echo "no frontend/package.json: serving the placeholder page"; fi
+
+# npm packages (lock file) and Debian's Chromium for the browser tests (Playwright's own
+# browser download is not used).
+frontend/node_modules/.ci-stamp: frontend/package-lock.json
+	cd frontend && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	touch $@
+
+spa-deps: frontend/node_modules/.ci-stamp
+	@command -v chromium >/dev/null || test -x /usr/bin/chromium || \
+		{ apt-get update && apt-get install -y chromium; } || \
+		{ sudo apt-get update && sudo apt-get install -y chromium; }
+
+# Regenerate the SPA's typed client from the OpenAPI document the server builds (no server
+# needed): frontend/openapi.json and frontend/src/api/schema.ts. Commit both.
+spa-client: install
+	$(BIN)/python frontend/scripts/dump_openapi.py frontend/openapi.json
+	cd frontend && { [ -d node_modules ] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; } && npm run gen:client
+
+# SPA: type check, Vitest unit tests, then Playwright against a real server on a real DB.
+spa-test: install spa-deps
+	cd frontend && npm run typecheck && npm test && npm run build && npm run e2e
 
 # checkov pins versions that clash with the app's, so it lives in a venv of its own.
 $(CHECKOV_VENV)/bin/checkov:
@@ -43,7 +64,7 @@ fmt: install
 pytest: install checkov
 	$(BIN)/pytest -p no:cacheprovider
 
-test: lint pytest
+test: lint pytest spa-test
 
 bench: install
 	$(BIN)/python -m bench

@@ -193,6 +193,10 @@ PLACEHOLDER = """<!doctype html><html lang="en"><head><meta charset="utf-8"><tit
 <a href="/api/docs">/api/docs</a>.</p></main></body></html>"""
 
 
+NO_CACHE = "no-cache"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
 def _mount_spa(app: FastAPI, dist: Path) -> None:
     """Serve the built SPA for every GET that no API route claims (client-side routing).
 
@@ -213,11 +217,17 @@ def _mount_spa(app: FastAPI, dist: Path) -> None:
         ):
             index = dist / "index.html"
             if not index.is_file():
-                return HTMLResponse(PLACEHOLDER)
+                return HTMLResponse(PLACEHOLDER, headers={"Cache-Control": NO_CACHE})
             candidate = (dist / path).resolve()
             if path and candidate.is_file() and candidate.is_relative_to(dist):
-                return FileResponse(candidate)
-            return FileResponse(index)
+                # Vite puts content-hashed bundles under assets/: their URL changes with them.
+                hashed = candidate.is_relative_to(dist / "assets")
+                return FileResponse(
+                    candidate, headers={"Cache-Control": IMMUTABLE if hashed else NO_CACHE}
+                )
+            # Client-side routes (deep links) get index.html, which must never be cached:
+            # it names the current hashed bundles.
+            return FileResponse(index, headers={"Cache-Control": NO_CACHE})
         rendered = api_errors(request, exc)
         return await rendered if not isinstance(rendered, Response) else rendered
 

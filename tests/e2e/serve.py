@@ -1,0 +1,115 @@
+"""The server the SPA's browser tests (frontend/e2e, Playwright) run against.
+
+``python -m tests.e2e.serve --port N --state FILE`` starts moto (the AWS stand-in, reached
+through botocore's own ``AWS_ENDPOINT_URL_*``), creates an IAM user whose access keys are
+good, switches on moto's signature checking so any other key is refused, writes those keys
+to FILE (JSON) for the tests, then runs the real app (``api.main:app_factory``) with
+uvicorn on a fresh embedded PostgreSQL in a temporary ``CUDLY_DATA_DIR`` — or on
+``DATABASE_URL`` when set (it must name an empty database). Nothing here is special-cased
+in the product: it sees ordinary endpoint settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import boto3
+import uvicorn
+
+from tests.cloudsim import run_moto_server
+
+AMBIENT_KEY_ID = "AKIAE2ESERVERAMBIENT"
+AMBIENT_SECRET = "e2e-server-ambient-secret-000000000000000"
+# moto's default account: the identity its IAM users resolve to (GetCallerIdentity.Account).
+MOTO_ACCOUNT = "123456789012"
+
+
+def _good_keys(moto_url: str) -> tuple[str, str, str]:
+    iam = boto3.client(
+        "iam",
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id=AMBIENT_KEY_ID,
+        aws_secret_access_key=AMBIENT_SECRET,
+    )
+    arn = iam.create_user(UserName="cudly-e2e")["User"]["Arn"]
+    iam.put_user_policy(
+        UserName="cudly-e2e",
+        PolicyName="all",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName="cudly-e2e")["AccessKey"]
+    return arn, key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def _enable_signature_checks(moto_url: str) -> None:
+    request = urllib.request.Request(
+        f"{moto_url}/moto-api/reset-auth",
+        data=b"0",
+        method="POST",
+        headers={"Content-Type": "text/plain"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--state", type=Path, required=True)
+    args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
+
+    with run_moto_server() as moto_url, tempfile.TemporaryDirectory(prefix="cudly-e2e-") as data:
+        arn, key_id, secret = _good_keys(moto_url)
+        _enable_signature_checks(moto_url)
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": moto_url,
+                "AWS_ACCESS_KEY_ID": AMBIENT_KEY_ID,
+                "AWS_SECRET_ACCESS_KEY": AMBIENT_SECRET,
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "CUDLY_DATA_DIR": data,
+                "CUDLY_SCHEDULER_ENABLED": "false",
+                "CUDLY_LOG_LEVEL": "WARNING",
+            }
+        )
+        for name in (
+            "AWS_SESSION_TOKEN",
+            "AWS_PROFILE",
+            "CUDLY_ADMIN_EMAIL",
+            "CUDLY_ADMIN_PASSWORD",
+        ):
+            os.environ.pop(name, None)
+        state = {
+            "aws_account": MOTO_ACCOUNT,
+            "arn": arn,
+            "access_key_id": key_id,
+            "secret_access_key": secret,
+        }
+        args.state.parent.mkdir(parents=True, exist_ok=True)
+        args.state.write_text(json.dumps(state), encoding="utf-8")
+        uvicorn.run(
+            "api.main:app_factory",
+            factory=True,
+            host="127.0.0.1",
+            port=args.port,
+            access_log=False,
+            log_config=None,
+        )
+
+
+if __name__ == "__main__":
+    main()

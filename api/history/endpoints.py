@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from api.auth.deps import Grant, Require
 from api.db import ReadSessionDep
 from api.enums import Action, Provider, PurchaseStatus, Resource
-from api.errors import ValidationFailed
 from api.history import service
 from api.history.schemas import Analytics, Breakdown, Dimension, HistoryPage, HistoryRead, Interval
+from api.kit.account_ids import AccountIdsFilter
 from api.kit.csv import CSV_RESPONSE, CsvFormat, csv_or_json
 from api.kit.pagination import MAX_LIMIT
 from api.kit.types import IsoDateTime
@@ -21,35 +21,6 @@ router = APIRouter(tags=["history"])
 
 CanView = Annotated[Grant, Depends(Require(Action.view, Resource.history))]
 
-MAX_ACCOUNT_IDS = 200
-
-
-def parse_account_ids(
-    account_ids: Annotated[
-        str | None,
-        Query(
-            description="Comma-separated cloud account UUIDs (at most 200); empty = every account you may see"
-        ),
-    ] = None,
-) -> list[uuid.UUID]:
-    """``account_ids`` as UUIDs: a malformed one is 400, more than 200 is 400, empty is all."""
-    if not account_ids:
-        return []
-    parts = [part.strip() for part in account_ids.split(",") if part.strip()]
-    if len(parts) > MAX_ACCOUNT_IDS:
-        raise ValidationFailed.for_field("account_ids", f"at most {MAX_ACCOUNT_IDS} ids")
-    ids: list[uuid.UUID] = []
-    for part in parts:
-        try:
-            ids.append(uuid.UUID(part))
-        except ValueError:
-            raise ValidationFailed.for_field(
-                "account_ids", "must be comma-separated cloud account UUIDs"
-            ) from None
-    return list(dict.fromkeys(ids))
-
-
-AccountIds = Annotated[list[uuid.UUID], Depends(parse_account_ids)]
 ProviderFilter = Annotated[Provider | None, Query(description="Only this provider")]
 StartFilter = Annotated[IsoDateTime | None, Query(description="From this time (inclusive, UTC)")]
 EndFilter = Annotated[IsoDateTime | None, Query(description="Until this time (exclusive, UTC)")]
@@ -64,7 +35,7 @@ async def list_history(
     request: Request,
     session: ReadSessionDep,
     grant: CanView,
-    account_ids: AccountIds,
+    account_ids: AccountIdsFilter = None,
     provider: ProviderFilter = None,
     plan_id: Annotated[uuid.UUID | None, Query(description="Only this plan's purchases")] = None,
     status: Annotated[PurchaseStatus | None, Query(description="Only rows in this status")] = None,
@@ -79,7 +50,7 @@ async def list_history(
     page = await service.list_history(
         session,
         grant.scope,
-        account_ids=account_ids,
+        account_ids=account_ids or [],
         provider=provider,
         plan_id=plan_id,
         status=status,
@@ -95,7 +66,7 @@ async def list_history(
 async def history_analytics(
     session: ReadSessionDep,
     grant: CanView,
-    account_ids: AccountIds,
+    account_ids: AccountIdsFilter = None,
     interval: Annotated[Interval, Query(description="Bucket size (UTC; weeks start Monday)")] = (
         Interval.daily
     ),
@@ -109,7 +80,7 @@ async def history_analytics(
         session,
         grant.scope,
         interval=interval,
-        account_ids=account_ids,
+        account_ids=account_ids or [],
         provider=provider,
         status=status,
         start=start,
@@ -121,7 +92,7 @@ async def history_analytics(
 async def history_breakdown(
     session: ReadSessionDep,
     grant: CanView,
-    account_ids: AccountIds,
+    account_ids: AccountIdsFilter = None,
     dimension: Annotated[Dimension, Query(description="What to total by")] = Dimension.service,
     provider: ProviderFilter = None,
     start: StartFilter = None,
@@ -133,7 +104,7 @@ async def history_breakdown(
         session,
         grant.scope,
         dimension=dimension,
-        account_ids=account_ids,
+        account_ids=account_ids or [],
         provider=provider,
         status=status,
         start=start,

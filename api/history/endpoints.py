@@ -13,7 +13,7 @@ from api.enums import Action, Provider, PurchaseStatus, Resource
 from api.history import service
 from api.history.schemas import Analytics, Breakdown, Dimension, HistoryPage, HistoryRead, Interval
 from api.kit.account_ids import AccountIdsFilter
-from api.kit.csv import CSV_RESPONSE, CsvFormat, csv_or_json
+from api.kit.csv import CSV_MAX_ROWS, CSV_RESPONSE, CsvFormat, csv_response, wants_csv
 from api.kit.pagination import MAX_LIMIT
 from api.kit.types import IsoDateTime
 
@@ -41,12 +41,18 @@ async def list_history(
     status: Annotated[PurchaseStatus | None, Query(description="Only rows in this status")] = None,
     start: StartFilter = None,
     end: EndFilter = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = service.DEFAULT_LIMIT,
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_LIMIT, description="Page size: default 50 (JSON) or 10,000 (CSV)"),
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     output: CsvFormat = None,
 ) -> HistoryPage | Response:
     """Purchase history, newest first. Rows of deleted or never-registered accounts
     (``cloud_account_id: null``) appear only when no ``account_ids`` filter is given."""
+    as_csv = wants_csv(request, output)
+    if limit is None:
+        limit = CSV_MAX_ROWS if as_csv else service.DEFAULT_LIMIT
     page = await service.list_history(
         session,
         grant.scope,
@@ -59,7 +65,9 @@ async def list_history(
         limit=limit,
         cursor=cursor,
     )
-    return csv_or_json(request, output, page, page.history, HistoryRead, "history.csv")
+    if as_csv:
+        return csv_response(page.history, HistoryRead, "history.csv", next_cursor=page.next_cursor)
+    return page
 
 
 @router.get("/history/analytics", response_model=Analytics)

@@ -30,6 +30,8 @@ from fastapi import Query, Request, Response
 from pydantic import BaseModel
 
 CSV_MEDIA_TYPE = "text/csv"
+# An export answers this many rows unless the caller gives a smaller ``limit``.
+CSV_MAX_ROWS = 10_000
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 CsvFormat = Annotated[

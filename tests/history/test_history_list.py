@@ -153,3 +153,24 @@ async def test_csv_parses_and_matches_the_json_rows(
                     assert csv_row[field] == "'" + value  # never a live spreadsheet formula
                 else:
                     assert csv_row[field] == ("" if value is None else str(value)), field
+
+
+async def test_csv_exports_every_row_unless_a_limit_is_given(
+    session: AsyncSession, admin_client: httpx.AsyncClient
+) -> None:
+    a = await f.account(session)
+    for _ in range(60):
+        await f.history(session, a)
+    await session.commit()
+
+    assert len((await admin_client.get("/api/history")).json()["history"]) == 50
+    everything = await admin_client.get("/api/history", params={"format": "csv"})
+    assert len(list(csv.DictReader(io.StringIO(everything.text)))) == 60
+    assert "x-next-cursor" not in everything.headers
+
+    page = await admin_client.get("/api/history", params={"format": "csv", "limit": 40})
+    assert len(list(csv.DictReader(io.StringIO(page.text)))) == 40
+    rest = await admin_client.get(
+        "/api/history", params={"format": "json", "cursor": page.headers["x-next-cursor"]}
+    )
+    assert len(rest.json()["history"]) == 20

@@ -88,8 +88,17 @@ class AwsPurchaseSim:
             self.accepted = threading.Event()
 
     def release(self) -> None:
-        """Let hanging handlers finish (reset does it too)."""
-        self._release.set()
+        """Let hanging handlers finish (reset does it too) and stop hanging."""
+        with self._lock:
+            self.hang_after_accept = False
+            self._release.set()
+
+    def arm_hang(self) -> None:
+        """The next accepted purchase is recorded, then never answered (until released)."""
+        with self._lock:
+            self._release = threading.Event()
+            self.accepted.clear()
+            self.hang_after_accept = True
 
     def add_key(self, account: str, access_key_id: str | None = None) -> str:
         key = access_key_id or f"AKIA{uuid.uuid4().hex[:16].upper()}"

@@ -41,11 +41,11 @@ async def run_events(
     last_output = time.monotonic()
     last_stale_check = time.monotonic()
     while True:
+        # Closing (not rolling back) keeps the loaded rows readable after the session.
         async with read_maker() as raw:
             # The run's status first: when it is finished, every row read after it is too.
             run = await repository.get_run(raw, run_id)
             rows = await repository.run_accounts(raw, run_id, scope, finished_only=True)
-            await raw.rollback()
         if run is None:
             return
         for row in rows:

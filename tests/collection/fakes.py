@@ -7,6 +7,7 @@ It records which account identity each call acted as and the peak number in flig
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -86,12 +87,15 @@ class Behaviour:
     delay_s: float = 0.0
     error: str | None = None
     hang: bool = False
+    # Finish only once the test sets it (works across threads: a server in its own loop).
+    gate: threading.Event | None = None
 
 
 class FakeCloud:
     """Every provider's collector at once; ``collector_for`` plugs into the run context."""
 
-    def __init__(self) -> None:
+    def __init__(self, default: Behaviour | None = None) -> None:
+        self.default = default or Behaviour()
         self.behaviour: dict[str, Behaviour] = {}
         self.calls: list[str] = []  # the external id each call acted as
         self.in_flight = 0
@@ -118,7 +122,7 @@ class FakeCollector:
     ) -> SweepResult:
         cloud = self.cloud
         external_id = auth.account.external_id
-        behaviour = cloud.behaviour.get(external_id, Behaviour())
+        behaviour = cloud.behaviour.get(external_id, cloud.default)
         cloud.calls.append(external_id)
         cloud.in_flight += 1
         cloud.peak = max(cloud.peak, cloud.in_flight)
@@ -126,6 +130,9 @@ class FakeCollector:
             if behaviour.hang:
                 await asyncio.Event().wait()
             await asyncio.sleep(behaviour.delay_s)
+            if behaviour.gate is not None:
+                # A threading.Event (set from another thread): wait for it off the loop.
+                await asyncio.to_thread(behaviour.gate.wait)
             if behaviour.error is not None:
                 raise ProviderError(behaviour.error, code="fake")
             return SweepResult(

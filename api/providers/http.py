@@ -17,6 +17,7 @@ import tempfile
 import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -112,3 +113,45 @@ def botocore_verify(settings: Settings) -> str | None:
     if settings.ca_bundle is None:
         return None
     return _combined_bundle(_bundle_fingerprint(settings.ca_bundle))
+
+
+@lru_cache(maxsize=8)
+def _botocore_context(verify: str | bool) -> ssl.SSLContext:
+    from botocore.httpsession import create_urllib3_context, get_cert_path
+
+    ctx: ssl.SSLContext = create_urllib3_context()
+    ca_certs = get_cert_path(verify)
+    if ca_certs:
+        ctx.load_verify_locations(ca_certs, None, None)
+    return ctx
+
+
+def _shared_context_session_cls() -> type:
+    from aiobotocore.httpsession import AIOHTTPSession
+
+    class SharedContextSession(AIOHTTPSession):  # type: ignore[misc]
+        """aiobotocore's HTTP session, with one SSL context per CA bundle for the process.
+
+        aiobotocore builds a context and loads the whole CA file for every client's first
+        request (~0.2 s CPU here): per account and service that dominates a sweep. The
+        context is only read after creation, so sharing it is safe.
+        """
+
+        def _create_connector(self, proxy_url: str | None) -> Any:
+            if proxy_url or self._cert_file or not self._verify:
+                return super()._create_connector(proxy_url)
+            import aiohttp
+
+            return aiohttp.TCPConnector(
+                limit=self._max_pool_connections,
+                ssl=_botocore_context(self._verify),
+                **self._connector_args,
+            )
+
+    return SharedContextSession
+
+
+@lru_cache(maxsize=1)
+def botocore_http_session_cls() -> type:
+    """The ``http_session_cls`` for every aioboto3 client (see SharedContextSession)."""
+    return _shared_context_session_cls()

@@ -35,8 +35,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aioboto3
+from aiobotocore.config import AioConfig
 from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -50,8 +50,8 @@ from botocore.exceptions import (
 from api.config import Settings
 from api.credentials.schemas import AwsAccessKeysIn, AwsWifIn, effective_auth_mode
 from api.enums import AwsAuthMode, Provider
-from api.providers.base import AccountAuth, ConnectivityResult, ProviderError
-from api.providers.http import botocore_verify
+from api.providers.base import AccountAuth, ConnectivityResult, ProviderError, ensure_identity
+from api.providers.http import botocore_http_session_cls, botocore_verify
 from api.providers.tokens import read_token_file
 
 ROLE_ARN = re.compile(r"^arn:aws:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,500}$")
@@ -163,7 +163,8 @@ assumed_role_cache = AssumedRoleCache()
 
 def client_kwargs(settings: Settings, *, unsigned: bool = False) -> dict[str, Any]:
     """Keyword arguments for every aioboto3 client (region, retries, timeouts, CA bundle)."""
-    config = Config(
+    config = AioConfig(
+        http_session_cls=botocore_http_session_cls(),
         region_name=settings.aws_region,
         retries={"mode": "standard", "max_attempts": 3},
         connect_timeout=settings.cloud_http_timeout_s,

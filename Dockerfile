@@ -53,8 +53,9 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8080
-# 200 from /api/health means the server is up and the database answers; urlopen raises on 503.
+# 200 from /api/ready: the server is up, the database answers at this build's migration head and
+# the credential key ring is loaded (docs/operations.md, Monitoring); urlopen raises on 503.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/api/health' % os.environ.get('CUDLY_PORT', '8080'), timeout=4)"]
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/api/ready' % os.environ.get('CUDLY_PORT', '8080'), timeout=4)"]
 ENTRYPOINT ["cudly"]
 CMD ["serve"]

@@ -61,7 +61,13 @@ fmt: install
 	$(BIN)/ruff check --fix api tests bench migrations
 	$(BIN)/ruff format api tests bench migrations
 
-pytest: install checkov
+# promtool (Debian's prometheus package) checks deploy/monitoring/ in tests/telemetry.
+promtool:
+	@command -v promtool >/dev/null || \
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; } || \
+		{ sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; }
+
+pytest: install checkov promtool
 	$(BIN)/pytest -p no:cacheprovider
 
 test: lint pytest spa-test

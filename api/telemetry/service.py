@@ -74,10 +74,13 @@ def run_budget_s(settings: Settings, enabled_accounts: int) -> float:
     return waves * settings.account_timeout_s
 
 
-def _approval_ttl_s(settings: Settings) -> float | None:
+SPEC_APPROVAL_TTL_S = 72 * 3600  # CUDLY_APPROVAL_TTL's default (SPEC §6)
+
+
+def _approval_ttl_s(settings: Settings) -> float:
     ttl = getattr(settings, "approval_ttl", None)  # CUDLY_APPROVAL_TTL, added with approvals
     if ttl is None:
-        return None
+        return float(SPEC_APPROVAL_TTL_S)
     return float(ttl.total_seconds() if hasattr(ttl, "total_seconds") else ttl)
 
 

@@ -104,7 +104,7 @@ def test_api_service(compose: dict[str, Any]) -> None:
     assert (ROOT / "Dockerfile").is_file()
     assert api["depends_on"]["db"]["condition"] == "service_healthy"
     assert any(str(port).endswith(":8080") for port in api["ports"])
-    assert "/api/health" in " ".join(api["healthcheck"]["test"])
+    assert "/api/ready" in " ".join(api["healthcheck"]["test"])
 
     env = _environment(api)
     assert env["CUDLY_ENV"] == "production"

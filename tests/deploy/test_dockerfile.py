@@ -78,7 +78,7 @@ def test_healthcheck_uses_python_not_curl(runtime: list[tuple[str, str]]) -> Non
     health = dict(runtime)["HEALTHCHECK"]
     command = json.loads(health[health.index("CMD") + 3 :].strip())
     assert command[:2] == ["python", "-c"]
-    assert "/api/health" in command[2] and "urllib" in command[2]
+    assert "/api/ready" in command[2] and "urllib" in command[2]
     compile(command[2], "<healthcheck>", "exec")
     assert "curl" not in health
 

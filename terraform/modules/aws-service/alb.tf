@@ -31,7 +31,7 @@ resource "aws_lb_target_group" "this" {
   deregistration_delay = 30
 
   health_check {
-    path                = "/api/health"
+    path                = "/api/ready" # DB reachable, schema at head, key ring loaded
     matcher             = "200"
     interval            = 15
     timeout             = 5

@@ -69,7 +69,7 @@ resource "aws_ecs_task_definition" "this" {
         { sourceVolume = "data", containerPath = "/var/lib/cudly", readOnly = false },
       ]
       healthCheck = {
-        command     = ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${local.container_port}/api/health', timeout=4)"]
+        command     = ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${local.container_port}/api/ready', timeout=4)"]
         interval    = 30
         timeout     = 5
         retries     = 3

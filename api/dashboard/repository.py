@@ -44,7 +44,7 @@ ACTIVE = "active"
 SECONDS_PER_MONTH = 2_629_800  # 365.25 / 12 days
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Group:
     """One aggregate row: an account (None: rows of no account), its provider and a currency."""
 

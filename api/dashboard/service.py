@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -43,36 +42,65 @@ DEFAULT_UPCOMING_DAYS = 90
 SNAPSHOT_LOOKBACK = timedelta(days=31)
 
 
-@dataclass
-class _Figures:
-    potential: dict[str, Decimal] = field(default_factory=dict)
-    committed: dict[str, Decimal] = field(default_factory=dict)
-    realized: dict[str, Decimal] = field(default_factory=dict)
-    recommendation_count: int = 0
-    active_commitment_count: int = 0
+# Index of each figure in a _Figures' money and counts.
+POTENTIAL, COMMITTED, REALIZED = 0, 1, 2
 
-    def add(self, kind: str, group: Group) -> None:
-        target: dict[str, Decimal] = getattr(self, kind)
-        target[group.currency] = target.get(group.currency, Decimal(0)) + group.amount
-        if kind == "potential":
-            self.recommendation_count += group.count
-        elif kind == "committed":
-            self.active_commitment_count += group.count
+
+class _Figures:
+    """Running sums of one total, provider or account: money per currency, and counts."""
+
+    __slots__ = ("counts", "money")
+
+    def __init__(self) -> None:
+        self.money: tuple[dict[str, Decimal], dict[str, Decimal], dict[str, Decimal]] = (
+            {},
+            {},
+            {},
+        )
+        self.counts = [0, 0, 0]
 
     def currencies(self) -> set[str]:
-        return set(self.potential) | set(self.committed) | set(self.realized)
+        return set(self.money[POTENTIAL]) | set(self.money[COMMITTED]) | set(self.money[REALIZED])
 
     def fields(self) -> dict[str, Any]:
+        # The database sums at the storage scale (6 places), and so does Decimal addition.
         def per_currency(values: dict[str, Decimal]) -> dict[str, Decimal]:
-            return {currency: money(values[currency]) for currency in sorted(values)}
+            return values if len(values) < 2 else {c: values[c] for c in sorted(values)}
 
         return {
-            "potential_monthly_savings": per_currency(self.potential),
-            "committed_monthly": per_currency(self.committed),
-            "realized_monthly_savings": per_currency(self.realized),
-            "recommendation_count": self.recommendation_count,
-            "active_commitment_count": self.active_commitment_count,
+            "potential_monthly_savings": per_currency(self.money[POTENTIAL]),
+            "committed_monthly": per_currency(self.money[COMMITTED]),
+            "realized_monthly_savings": per_currency(self.money[REALIZED]),
+            "recommendation_count": self.counts[POTENTIAL],
+            "active_commitment_count": self.counts[COMMITTED],
         }
+
+
+def _add_up(
+    kinds: Sequence[Sequence[Group]],
+) -> tuple[_Figures, dict[str, _Figures], dict[uuid.UUID, _Figures]]:
+    """The total, per-provider and per-account sums of the grouped rows (one pass, no calls
+    per row: at 1,000 accounts this loop is most of the request's Python time)."""
+    total = _Figures()
+    per_provider: dict[str, _Figures] = {}
+    per_account: dict[uuid.UUID, _Figures] = {}
+    for kind, groups in enumerate(kinds):
+        for group in groups:
+            provider_figures = per_provider.get(group.provider)
+            if provider_figures is None:
+                provider_figures = per_provider[group.provider] = _Figures()
+            targets = [total, provider_figures]
+            if group.cloud_account_id is not None:
+                account_figures = per_account.get(group.cloud_account_id)
+                if account_figures is None:
+                    account_figures = per_account[group.cloud_account_id] = _Figures()
+                targets.append(account_figures)
+            currency, amount = group.currency, group.amount
+            for figures in targets:
+                sums = figures.money[kind]
+                sums[currency] = sums[currency] + amount if currency in sums else amount
+                figures.counts[kind] += group.count
+    return total, per_provider, per_account
 
 
 async def summary(
@@ -86,23 +114,13 @@ async def summary(
     """The SPEC §7 figures over exactly the filtered accounts, in total, per provider and account."""
     accounts = account_filter(scope, account_ids)
     rows = await repository.summary_rows(session, accounts, provider, now or datetime.now(UTC))
-    total = _Figures()
-    per_provider: dict[str, _Figures] = {}
-    per_account: dict[uuid.UUID, _Figures] = {}
-    for kind, groups in (
-        ("potential", rows.potential),
-        ("committed", rows.committed),
-        ("realized", rows.realized),
-    ):
-        for group in groups:
-            total.add(kind, group)
-            per_provider.setdefault(group.provider, _Figures()).add(kind, group)
-            if group.cloud_account_id is not None:
-                per_account.setdefault(group.cloud_account_id, _Figures()).add(kind, group)
+    total, per_provider, per_account = _add_up((rows.potential, rows.committed, rows.realized))
+    nothing = _Figures().fields()
     by_account = []
     for row in rows.accounts:
-        per_provider.setdefault(row.provider, _Figures())
-        figures = per_account.get(row.id, _Figures())
+        if row.provider not in per_provider:
+            per_provider[row.provider] = _Figures()
+        figures = per_account.get(row.id)
         by_account.append(
             AccountFigures(
                 cloud_account_id=row.id,
@@ -110,7 +128,7 @@ async def summary(
                 account_external_id=row.external_id,
                 provider=row.provider,
                 enabled=row.enabled,
-                **figures.fields(),
+                **(figures.fields() if figures is not None else nothing),
             )
         )
     return Summary(

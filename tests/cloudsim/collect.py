@@ -42,7 +42,12 @@ register extra ones with ``register_aws_operation(signing_name, operation, handl
 
 The AWS caller's account is found from its access key id: ``CollectSim.aws_key(akid,
 account)`` registrations first, then moto's own records (IAM user keys and assumed-role
-sessions, same process). An unknown key is refused like AWS refuses it.
+sessions, same process). An unknown key is refused like AWS refuses it. Keys acting in a
+chosen account: AssumeRole through moto into any role ARN of that account (moto needs no
+such role) - ``tests.providers.collect_helpers.aws_temporary_keys(aws, account_id)``;
+moto's ``GetCallerIdentity`` then answers that account, so the collector's identity check
+passes. STS itself is moto's: its calls are not in ``calls`` nor in ``peak_in_flight``
+(``tests.providers.sts_proxy`` records them).
 """
 
 from __future__ import annotations
@@ -852,7 +857,10 @@ async def aws_dispatch(request: Request) -> Response:
         operation = params.get("Action", "")
     with sim._lock:
         account = sim.aws_keys.get(access_key_id)
-    account = account or _moto_account(access_key_id)
+    if account is None:
+        account = _moto_account(access_key_id)
+        if account is not None:  # remembered: a scan of moto's accounts per call is O(N)
+            sim.aws_key(access_key_id, account)
     call = sim._record(CollectCall("aws", account, access_key_id, operation, region=region))
     sim._enter()
     try:

@@ -48,6 +48,13 @@ class Payment(enum.StrEnum):
     all_upfront = "all-upfront"
 
 
+class Term(enum.IntEnum):
+    """A commitment's term in years (a JSON integer, not a string)."""
+
+    one_year = 1
+    three_years = 3
+
+
 class ConfigSource(enum.StrEnum):
     """Where an effective configuration value came from."""
 

@@ -92,11 +92,6 @@ class Conflict(AppError):
     code = "conflict"
 
 
-class PayloadTooLarge(AppError):
-    status_code = 413
-    code = "payload_too_large"
-
-
 class TooManyRequests(AppError):
     status_code = 429
     code = "rate_limited"
@@ -240,4 +235,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "Conflict with the current state"},
     413: {"model": ErrorBody, "description": "Request body too large"},
     429: {"model": ErrorBody, "description": "Rate limited; see Retry-After"},
+    # Declared so a generated SDK parses these bodies too (SPEC §2: every 4xx/5xx has one).
+    500: {"model": ErrorBody, "description": "Internal error (nothing internal in the body)"},
+    503: {"model": ErrorBody, "description": "Database or credential key unavailable"},
 }

@@ -18,9 +18,11 @@ from api.accounts.schemas import (
 )
 from api.accounts.validation import check_text
 from api.auth.deps import Grant, Require
+from api.credentials import service as credentials_service
 from api.db import ReadSessionDep, SessionDep
 from api.enums import Action, Provider, Resource
 from api.errors import ErrorBody
+from api.kit.crypto import get_key_ring
 
 router = APIRouter(tags=["accounts"])
 
@@ -71,15 +73,17 @@ async def create_account(
     request: Request, session: SessionDep, grant: CanCreate, body: AccountCreate
 ) -> AccountRead:
     """Register a cloud account, optionally with its credentials."""
-    key_ring = None
-    if body.credentials is not None:
-        from api.kit.crypto import get_key_ring
-
-        service.authorize_inline_credentials(grant.principal)
-        key_ring = await get_key_ring(request)
-    view = await service.create_account(
-        session, grant.principal, grant.scope, body, key_ring, request.app.state.settings
-    )
+    if body.credentials is None:
+        view = await service.create_account(session, grant.principal, grant.scope, body)
+    else:
+        view = await credentials_service.create_account_with_credentials(
+            session,
+            await get_key_ring(request),
+            request.app.state.settings,
+            grant.principal,
+            grant.scope,
+            body,
+        )
     return AccountRead.from_view(view)
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from api.auth.permissions import AccountScope
+from api.db import Readable
 from api.enums import (
     AwsAuthMode,
     AzureAuthMode,
@@ -68,7 +69,7 @@ class AccountView:
 
 
 async def get_account(
-    session: AsyncSession, account_id: uuid.UUID, *, for_update: bool = False
+    session: Readable, account_id: uuid.UUID, *, for_update: bool = False
 ) -> CloudAccount | None:
     """The account by id, whatever the caller's scope (callers check scope first).
 
@@ -82,17 +83,6 @@ async def get_account(
             .where(CloudAccount.id == account_id)
             .with_for_update()
             .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
-
-
-async def get_scoped_account(
-    session: AsyncSession, account_id: uuid.UUID, scope: AccountScope
-) -> CloudAccount | None:
-    """The account when it exists and is inside ``scope``; else None."""
-    return (
-        await session.execute(
-            select(CloudAccount).where(CloudAccount.id == account_id, scope.where(CloudAccount.id))
         )
     ).scalar_one_or_none()
 
@@ -236,7 +226,7 @@ def _to_view(row: Any) -> AccountView:
     )
 
 
-async def get_account_view(session: AsyncSession, account_id: uuid.UUID) -> AccountView | None:
+async def get_account_view(session: Readable, account_id: uuid.UUID) -> AccountView | None:
     """One account with its derived fields (re-read, so trigger-maintained columns are fresh)."""
     row = (await session.execute(_view_select().where(CloudAccount.id == account_id))).first()
     return _to_view(row) if row is not None else None
@@ -248,7 +238,7 @@ def escape_like(text: str) -> str:
 
 
 async def list_accounts(
-    session: AsyncSession,
+    session: Readable,
     scope: AccountScope,
     *,
     provider: Provider | None = None,

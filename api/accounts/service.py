@@ -7,13 +7,15 @@ Decisions where the SPEC is silent (see also :mod:`api.accounts.validation`):
 - A scoped ``accounts:create`` (or ``accounts:manage_credentials``) permission whose
   constraint lists no account grants nothing (403); a non-empty constraint allows creating,
   and limits which existing accounts may be named (``aws_bastion_id``).
-- Inline ``credentials`` on create also need ``accounts:manage_credentials``.
+- Inline ``credentials`` on create also need ``accounts:manage_credentials`` (checked, once,
+  by :func:`api.credentials.service.create_account_with_credentials`).
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,19 +30,16 @@ from api.accounts.validation import (
 )
 from api.audit import service as audit
 from api.auth.permissions import AccountScope, Principal
-from api.enums import Action, AwsAuthMode, Provider, Resource
+from api.db import Readable
+from api.enums import AwsAuthMode, Provider
 from api.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from api.models import CloudAccount
-
-if TYPE_CHECKING:
-    from api.config import Settings
-    from api.kit.crypto import KeyRing
 
 TARGET_TYPE = "cloud_account"
 
 
 async def load_account(
-    session: AsyncSession, account_id: uuid.UUID, scope: AccountScope, *, for_update: bool = False
+    session: Readable, account_id: uuid.UUID, scope: AccountScope, *, for_update: bool = False
 ) -> CloudAccount:
     """The account named in a request: 404 when unknown, 403 when outside the caller's scope.
 
@@ -53,7 +52,7 @@ async def load_account(
     return account
 
 
-def _require_some_scope(scope: AccountScope) -> None:
+def require_some_scope(scope: AccountScope) -> None:
     # A constraint naming no account grants nothing (fails closed), even for a new account.
     if not scope.unrestricted and not scope.account_ids:
         raise Forbidden(
@@ -61,18 +60,8 @@ def _require_some_scope(scope: AccountScope) -> None:
         )
 
 
-def authorize_inline_credentials(principal: Principal) -> None:
-    """403 unless the caller may also store credentials (``accounts:manage_credentials``)."""
-    if not principal.can(Action.manage_credentials, Resource.accounts):
-        raise Forbidden(
-            "inline credentials need the manage_credentials permission on accounts",
-            code="permission_denied",
-        )
-    _require_some_scope(principal.scope(Action.manage_credentials, Resource.accounts))
-
-
 async def list_accounts(
-    session: AsyncSession,
+    session: Readable,
     scope: AccountScope,
     *,
     provider: Provider | None = None,
@@ -85,9 +74,7 @@ async def list_accounts(
     )
 
 
-async def get_account(
-    session: AsyncSession, account_id: uuid.UUID, scope: AccountScope
-) -> AccountView:
+async def get_account(session: Readable, account_id: uuid.UUID, scope: AccountScope) -> AccountView:
     """One account with its derived fields: 404 unknown, 403 outside scope."""
     view = await repository.get_account_view(session, account_id)
     if view is None:
@@ -122,35 +109,22 @@ async def _check_bastion(
         )
 
 
-async def create_account(
-    session: AsyncSession,
-    principal: Principal,
-    scope: AccountScope,
-    payload: AccountCreate,
-    key_ring: KeyRing | None = None,
-    settings: Settings | None = None,
-) -> AccountView:
-    """Validate and insert an account (and its inline credentials); 409 on a duplicate id.
-
-    ``key_ring`` and ``settings`` (the app's: cloud endpoint policy) are needed only when
-    ``payload.credentials`` is given.
-    """
-    _require_some_scope(scope)
+async def new_account_values(
+    session: AsyncSession, scope: AccountScope, payload: AccountCreate
+) -> dict[str, Any]:
+    """The validated column values of a new account: 400 when invalid, 403 outside the scope."""
+    require_some_scope(scope)
     given = payload.model_dump(exclude_unset=True, exclude={"credentials"})
     values = validate_account({**DEFAULTS, **given})
     if values["aws_bastion_id"] is not None:
         await _check_bastion(session, scope, values["aws_bastion_id"], account_id=None)
+    return values
 
-    credentials: Any = None
-    if payload.credentials is not None:
-        authorize_inline_credentials(principal)
-        from api.credentials.schemas import parse_inline_credentials
 
-        provider = Provider(values["provider"])
-        credentials = parse_inline_credentials(
-            provider, _auth_mode(values, provider), payload.credentials, settings=settings
-        )
-
+async def insert_account(
+    session: AsyncSession, principal: Principal, values: dict[str, Any]
+) -> CloudAccount:
+    """Insert an account from :func:`new_account_values`; 409 on a duplicate external id."""
     account = CloudAccount(**values, created_by=principal.user_id)
     try:
         await repository.insert_account(session, account)
@@ -160,21 +134,36 @@ async def create_account(
             "already exists",
             code="account_exists",
         ) from None
-
-    if credentials is not None:
-        from api.credentials.service import store_credentials
-
-        assert key_ring is not None, "inline credentials need the key ring"
-        await store_credentials(session, key_ring, account, credentials, principal, settings)
-
-    changed = sorted(given) + (["credentials"] if payload.credentials is not None else [])
-    await audit.record(session, principal, "account.create", TARGET_TYPE, account.id, changed)
-    return await _view(session, account.id)
+    return account
 
 
-def _auth_mode(values: dict[str, Any], provider: Provider) -> str:
-    mode: str = values[f"{provider.value}_auth_mode"]
-    return mode
+async def account_created(
+    session: AsyncSession, principal: Principal, account_id: uuid.UUID, changed: Iterable[str]
+) -> AccountView:
+    """Audit ``account.create`` with the fields the client set, and return the new account."""
+    await audit.record(session, principal, "account.create", TARGET_TYPE, account_id, changed)
+    return await _view(session, account_id)
+
+
+async def create_account(
+    session: AsyncSession, principal: Principal, scope: AccountScope, payload: AccountCreate
+) -> AccountView:
+    """Validate and insert an account; 409 on a duplicate id.
+
+    Inline ``credentials`` are stored by
+    :func:`api.credentials.service.create_account_with_credentials` instead, which builds on
+    these same steps; this function refuses them rather than drop them silently.
+    """
+    if payload.credentials is not None:
+        raise ValueError("inline credentials go through credentials.service")
+    values = await new_account_values(session, scope, payload)
+    account = await insert_account(session, principal, values)
+    return await account_created(session, principal, account.id, set_fields(payload))
+
+
+def set_fields(payload: AccountCreate) -> list[str]:
+    """The account fields the client set (credentials excluded), for the audit log."""
+    return sorted(payload.model_dump(exclude_unset=True, exclude={"credentials"}))
 
 
 async def update_account(

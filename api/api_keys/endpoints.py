@@ -10,23 +10,9 @@ from fastapi import APIRouter, Query, Response, status
 from api.auth import service
 from api.auth.deps import CurrentPrincipal
 from api.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
-from api.db import SessionDep
-from api.models import ApiKey
+from api.db import ReadSessionDep, SessionDep
 
 router = APIRouter(prefix="/api-keys", tags=["api-keys"])
-
-
-def key_out(key: ApiKey) -> ApiKeyOut:
-    return ApiKeyOut(
-        id=key.id,
-        name=key.name,
-        prefix=key.prefix,
-        user_id=key.user_id,
-        expires_at=key.expires_at,
-        revoked_at=key.revoked_at,
-        last_used_at=key.last_used_at,
-        created_at=key.created_at,
-    )
 
 
 @router.post("", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
@@ -35,22 +21,22 @@ async def create_api_key(
 ) -> ApiKeyCreated:
     """Create a key acting with your permissions. The key is in this response only."""
     row, key = await service.create_api_key(session, actor, body.name, body.expires_at)
-    return ApiKeyCreated(**key_out(row).model_dump(), key=key)
+    return ApiKeyCreated(
+        **ApiKeyOut.model_validate(row, from_attributes=True).model_dump(), key=key
+    )
 
 
 @router.get("", response_model=ApiKeyList)
 async def list_api_keys(
     actor: CurrentPrincipal,
-    session: SessionDep,
+    session: ReadSessionDep,
     all_users: Annotated[
         bool, Query(alias="all", description="Every user's keys (admin only)")
     ] = False,
 ) -> ApiKeyList:
-    return ApiKeyList(
-        api_keys=[
-            key_out(k) for k in await service.list_api_keys(session, actor, all_users=all_users)
-        ]
-    )
+    """Your keys (never the keys themselves); ``all=true`` lists everyone's (admin only)."""
+    keys = await service.list_api_keys(session, actor, all_users=all_users)
+    return ApiKeyList(api_keys=[ApiKeyOut.model_validate(k, from_attributes=True) for k in keys])
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,4 @@
-"""Audit log queries."""
+"""Every query on ``audit_events``."""
 
 from __future__ import annotations
 
@@ -8,11 +8,18 @@ from datetime import datetime
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.db import Readable
 from api.models import AuditEvent
 
 
+async def add_event(session: AsyncSession, event: AuditEvent) -> None:
+    """Insert the event in the caller's transaction."""
+    session.add(event)
+    await session.flush()
+
+
 async def list_audit_events(
-    session: AsyncSession,
+    session: Readable,
     *,
     target_id: str | None,
     actor: str | None,
@@ -20,6 +27,7 @@ async def list_audit_events(
     before: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[AuditEvent]:
+    """Newest first; ``actor`` is a user id or an email (case-insensitive)."""
     query = (
         select(AuditEvent).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(limit)
     )

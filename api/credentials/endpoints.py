@@ -109,7 +109,6 @@ async def set_credentials(
 async def test_credentials(
     account_id: uuid.UUID,
     request: Request,
-    session: SessionDep,
     grant: Annotated[Grant, Depends(Require(Action.test_credentials, Resource.accounts))],
 ) -> ConnectivityTestOut:
     """Resolve a session through the account's auth mode and confirm the identity.
@@ -118,11 +117,13 @@ async def test_credentials(
     ``{"ok": false, "error": …}``. At most ``CUDLY_TEST_RATE_LIMIT_PER_MINUTE`` calls per
     account per minute (429 with ``Retry-After``).
     """
-    account = await load_account(session, account_id, grant.scope)
-    settings: Settings = request.app.state.settings
-    await service.enforce_test_rate_limit(request.app.state.sessionmaker, settings, account.id)
-    key_ring = await get_key_ring(request)
-    result = await service.test_connectivity(session, key_ring, settings, account)
+    result = await service.test_connectivity(
+        request.app.state.sessionmaker,
+        await get_key_ring(request),
+        request.app.state.settings,
+        grant.scope,
+        account_id,
+    )
     return ConnectivityTestOut(
         ok=result.ok, caller_identity=result.caller_identity, error=result.error
     )

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.config import Settings
 from api.credentials import repository
+from api.db import create_engine, create_sessionmaker, database_url
 from api.kit.crypto import (
     CredentialKeyError,
     DecryptionFailed,
@@ -121,9 +122,6 @@ async def rekey(
 
 async def rekey_database(settings: Settings, old_key: str, new_key: str) -> RekeyResult:
     """Open the configured database and run :func:`rekey` in one committed transaction."""
-    from api.db import create_engine, create_sessionmaker
-    from api.main import database_url
-
     engine = create_engine(database_url(settings), settings)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -41,21 +41,6 @@ async def upsert_credential(
         },
     )
     await session.execute(statement)
-
-
-async def account_ids_with_credentials(
-    session: AsyncSession, account_ids: Iterable[uuid.UUID]
-) -> set[uuid.UUID]:
-    """Which of ``account_ids`` have stored credentials (for ``credentials_configured``)."""
-    ids = list(account_ids)
-    if not ids:
-        return set()
-    rows = await session.execute(
-        select(AccountCredential.cloud_account_id).where(
-            AccountCredential.cloud_account_id.in_(ids)
-        )
-    )
-    return set(rows.scalars())
 
 
 async def lock_all_credentials(session: AsyncSession) -> Sequence[AccountCredential]:

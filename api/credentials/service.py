@@ -17,9 +17,13 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.accounts import repository as accounts_repository
+from api.accounts import service as accounts_service
+from api.accounts.repository import AccountView
+from api.accounts.schemas import AccountCreate
+from api.accounts.service import load_account
 from api.audit import service as audit
-from api.auth.permissions import Principal
-from api.config import Settings, get_settings
+from api.auth.permissions import AccountScope, Principal
+from api.config import Settings
 from api.credentials import repository
 from api.credentials.schemas import (
     CredentialsIn,
@@ -28,9 +32,11 @@ from api.credentials.schemas import (
     credentials_from_plaintext,
     effective_auth_mode,
     expected_credential_type,
+    parse_inline_credentials,
 )
-from api.enums import AwsAuthMode, CredentialType, Provider
-from api.errors import TooManyRequests
+from api.db import unit_of_work
+from api.enums import Action, AwsAuthMode, CredentialType, Provider, Resource
+from api.errors import Forbidden, TooManyRequests
 from api.kit import ratelimit
 from api.kit.crypto import DecryptionFailed, KeyRing
 from api.models import CloudAccount
@@ -69,17 +75,16 @@ async def store_credentials(
     account: CloudAccount,
     credentials: CredentialsIn,
     principal: Principal | None,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> None:
     """Encrypt and store (replace) the account's credentials; audit ``credentials.update``.
 
     400 when the type does not fit the account's provider and auth mode, or when the
     credentials name a host other than the configured cloud endpoints (SPEC §1).
-    ``settings`` should be the app's (``request.app.state.settings``); the process
-    settings are used when it is omitted.
+    ``settings`` are the app's (``request.app.state.settings``).
     """
     check_type_matches(account.provider, _mode(account), credentials.type)
-    check_endpoints(credentials, settings or get_settings())
+    check_endpoints(credentials, settings)
     plaintext = json.dumps(credentials.plaintext(), separators=(",", ":")).encode()
     blob = key_ring.encrypt(
         plaintext, account_id=account.id, credential_type=credentials.type.value
@@ -95,6 +100,40 @@ async def store_credentials(
         account.id,
         credentials.set_field_names(),
     )
+
+
+async def create_account_with_credentials(
+    session: AsyncSession,
+    key_ring: KeyRing,
+    settings: Settings,
+    principal: Principal,
+    scope: AccountScope,
+    payload: AccountCreate,
+) -> AccountView:
+    """Create an account and store its inline ``credentials`` in one transaction (SPEC §3).
+
+    Needs ``accounts:manage_credentials`` besides ``accounts:create`` (403 first); then the
+    account is validated as any new account, the credentials against its auth mode, and the
+    two are written together.
+    """
+    assert payload.credentials is not None, "use accounts.service.create_account"
+    if not principal.can(Action.manage_credentials, Resource.accounts):
+        raise Forbidden(
+            "inline credentials need the manage_credentials permission on accounts",
+            code="permission_denied",
+        )
+    accounts_service.require_some_scope(
+        principal.scope(Action.manage_credentials, Resource.accounts)
+    )
+    values = await accounts_service.new_account_values(session, scope, payload)
+    provider = Provider(values["provider"])
+    credentials = parse_inline_credentials(
+        provider, values[f"{provider.value}_auth_mode"], payload.credentials, settings=settings
+    )
+    account = await accounts_service.insert_account(session, principal, values)
+    await store_credentials(session, key_ring, account, credentials, principal, settings)
+    changed = [*accounts_service.set_fields(payload), "credentials"]
+    return await accounts_service.account_created(session, principal, account.id, changed)
 
 
 async def load_credentials(
@@ -119,13 +158,6 @@ async def load_credentials(
         raise DecryptionFailed("stored credentials do not match their recorded type")
     fingerprint = hashlib.sha256(row.blob.encode()).hexdigest()[:16]
     return DecryptedCredentials(credentials.type, credentials, fingerprint)
-
-
-async def credentials_configured(
-    session: AsyncSession, account_ids: list[uuid.UUID]
-) -> set[uuid.UUID]:
-    """Which of the accounts have stored credentials."""
-    return await repository.account_ids_with_credentials(session, account_ids)
 
 
 def _mode(account: CloudAccount) -> str:
@@ -235,17 +267,33 @@ def scrub(text: str, secrets: list[str]) -> str:
 
 
 async def test_connectivity(
-    session: AsyncSession, key_ring: KeyRing, settings: Settings, account: CloudAccount
+    maker: async_sessionmaker[AsyncSession],
+    key_ring: KeyRing,
+    settings: Settings,
+    scope: AccountScope,
+    account_id: uuid.UUID,
 ) -> ConnectivityResult:
     """Resolve the account's credentials and ask the cloud who we are (SPEC §3).
 
-    Never raises for a cloud or credential problem: the result carries a secret-free
-    message telling the user what to fix.
+    404/403 for an unknown or out-of-scope account, 429 past the rate limit. Otherwise never
+    raises for a cloud or credential problem: the result carries a secret-free message telling
+    the user what to fix. The account, its credentials and the rate-limit count are read and
+    committed first; the cloud is asked with no transaction open and no pooled connection held.
     """
-    try:
-        auth = await resolve_account_auth(session, key_ring, account)
-    except ProviderError as exc:
-        return ConnectivityResult.failure(exc.message)
+    async with unit_of_work(maker) as session:
+        account = await load_account(session, account_id, scope)
+        await enforce_test_rate_limit(session, settings, account.id)
+        snapshot = AccountSnapshot.of(account)
+        try:
+            auth = await resolve_account_auth(session, key_ring, account)
+        except ProviderError as exc:
+            return ConnectivityResult.failure(exc.message)  # leaving commits the count
+    return await _ask_cloud(snapshot, auth, settings)
+
+
+async def _ask_cloud(
+    account: AccountSnapshot, auth: AccountAuth, settings: Settings
+) -> ConnectivityResult:
     tester = connectivity_tester(Provider(account.provider))
     try:
         async with asyncio.timeout(settings.account_timeout_s):

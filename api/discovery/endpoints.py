@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from api.auth.deps import Grant, Require
-from api.db import SessionDep
 from api.discovery import service
 from api.discovery.schemas import DiscoveredAccountOut, DiscoverIn, DiscoverOut, IgnoredAccountOut
 from api.enums import Action, Resource
@@ -26,12 +25,10 @@ CanDiscover = Annotated[
     response_model=DiscoverOut,
     responses={502: {"model": ErrorBody, "description": "The cloud refused or failed the listing"}},
 )
-async def discover_org(
-    body: DiscoverIn, request: Request, session: SessionDep, grant: CanDiscover
-) -> DiscoverOut:
+async def discover_org(body: DiscoverIn, request: Request, grant: CanDiscover) -> DiscoverOut:
     """List the root's organisation members and register the new ones, disabled. Idempotent."""
     result = await service.discover_members(
-        session,
+        request.app.state.sessionmaker,
         await get_key_ring(request),
         request.app.state.settings,
         grant.principal,

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.accounts import repository as accounts_repository
 from api.accounts.validation import normalize_external_id
@@ -31,6 +32,7 @@ from api.audit import service as audit
 from api.auth.permissions import Principal
 from api.config import Settings
 from api.credentials.service import resolve_account_auth, scrub, secrets_of
+from api.db import unit_of_work
 from api.enums import AwsAuthMode, Provider
 from api.errors import BadRequest, NotFound, UpstreamError
 from api.kit.crypto import KeyRing
@@ -103,14 +105,46 @@ def _member_row(
 
 
 async def discover_members(
-    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
     key_ring: KeyRing,
     settings: Settings,
     actor: Principal,
     root_id: uuid.UUID,
 ) -> DiscoveryResult:
-    """List the root's members with its own credentials and register the new ones, disabled."""
-    root = await accounts_repository.get_account(session, root_id)
+    """List the root's members with its own credentials and register the new ones, disabled.
+
+    Three steps, so no transaction (nor pooled connection) is held while the cloud answers:
+    read the root and resolve its credentials; list the members; then, in a new transaction
+    with the root share-locked and read again, insert the members and audit.
+    """
+    async with unit_of_work(maker) as session:
+        root = await _load_root(session, root_id)
+        try:
+            auth = await resolve_account_auth(session, key_ring, root)
+        except ProviderError as exc:
+            raise BadRequest(
+                f"cannot act as the root account: {exc.message}", code="root_credentials"
+            ) from None
+    try:
+        members = await discoverer(Provider(root.provider)).discover(auth, settings)
+    except ProviderError as exc:
+        message = scrub(exc.message, secrets_of(auth))
+        raise UpstreamError(f"discovery failed: {message}", code="discovery_failed") from None
+
+    async with unit_of_work(maker) as session:
+        # The root may have changed (or gone) while the cloud answered: members inherit from
+        # the root as it is now, and it cannot change again before this commits.
+        root = await _load_root(session, root_id, for_share=True)
+        return await _register(session, root, members, settings, actor)
+
+
+async def _load_root(
+    session: AsyncSession, root_id: uuid.UUID, *, for_share: bool = False
+) -> CloudAccount:
+    if for_share:
+        root = await accounts_repository.get_account_for_share(session, root_id)
+    else:
+        root = await accounts_repository.get_account(session, root_id)
     if root is None:
         raise NotFound("cloud account not found", code="account_not_found")
     if not _is_root(root):
@@ -119,18 +153,16 @@ async def discover_members(
             f"account {root.name!r} is not a discovery root: set {flag} on it first",
             code="not_discovery_root",
         )
-    try:
-        auth = await resolve_account_auth(session, key_ring, root)
-    except ProviderError as exc:
-        raise BadRequest(
-            f"cannot act as the root account: {exc.message}", code="root_credentials"
-        ) from None
-    try:
-        members = await discoverer(Provider(root.provider)).discover(auth, settings)
-    except ProviderError as exc:
-        message = scrub(exc.message, secrets_of(auth))
-        raise UpstreamError(f"discovery failed: {message}", code="discovery_failed") from None
+    return root
 
+
+async def _register(
+    session: AsyncSession,
+    root: CloudAccount,
+    members: Sequence[DiscoveredMember],
+    settings: Settings,
+    actor: Principal,
+) -> DiscoveryResult:
     result = DiscoveryResult()
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()

@@ -27,7 +27,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -108,14 +108,6 @@ def _aad(key_id: str, account_id: uuid.UUID, credential_type: str) -> bytes:
     return f"cudly-credential|{BLOB_VERSION}|{key_id}|{account_id}|{credential_type}".encode()
 
 
-def blob_key_id(blob: str) -> str:
-    """The key id a blob names (raises :class:`DecryptionFailed` for a malformed blob)."""
-    match = _BLOB.match(blob)
-    if match is None:
-        raise DecryptionFailed("stored credentials are not in the v1 blob format")
-    return match.group(1)
-
-
 class KeyRing:
     """One active key (encrypts and decrypts) plus decrypt-only keys, picked by ``key_id``."""
 
@@ -184,14 +176,22 @@ _secret_key_cache: dict[str, bytes] = {}
 _secret_key_lock = asyncio.Lock()
 
 
-async def _key_from_secrets_manager(settings: Settings, arn: str) -> bytes:
+# Reads a secret's text by ARN. Injected by the app (api.providers.aws.secrets), so this module
+# never imports a cloud SDK or the providers package.
+SecretReader = Callable[[str], Awaitable[str]]
+
+
+async def _key_from_secrets_manager(read_secret: SecretReader | None, arn: str) -> bytes:
     async with _secret_key_lock:
         cached = _secret_key_cache.get(arn)
         if cached is not None:
             return cached
-        from api.providers.aws.secrets import get_secret_string
-
-        secret = await get_secret_string(settings, arn)
+        if read_secret is None:
+            raise CredentialKeyError(
+                "CREDENTIAL_ENCRYPTION_KEY_SECRET_ARN is set but no Secrets Manager reader was "
+                "given to load_key_ring"
+            )
+        secret = await read_secret(arn)
         key = parse_hex_key(secret, source=f"the SecretString of {arn}")
         _secret_key_cache[arn] = key
         return key
@@ -213,12 +213,16 @@ def _decrypt_only_keys(settings: Settings) -> list[bytes]:
     ]
 
 
-async def load_key_ring(settings: Settings) -> KeyRing:
-    """Build the key ring from the configured key source (see the module docstring)."""
+async def load_key_ring(settings: Settings, read_secret: SecretReader | None = None) -> KeyRing:
+    """Build the key ring from the configured key source (see the module docstring).
+
+    ``read_secret`` fetches a Secrets Manager secret; needed only with
+    ``CREDENTIAL_ENCRYPTION_KEY_SECRET_ARN``.
+    """
     decrypt_only = _decrypt_only_keys(settings)
     if settings.credential_encryption_key_secret_arn:
         active = await _key_from_secrets_manager(
-            settings, settings.credential_encryption_key_secret_arn
+            read_secret, settings.credential_encryption_key_secret_arn
         )
         source = "secrets_manager"
     elif settings.credential_encryption_key is not None:
@@ -256,7 +260,8 @@ async def get_key_ring(app_or_request: Any) -> KeyRing:
     """The app's key ring, built once (lazily, under a lock) and cached on ``app.state``.
 
     Accepts the FastAPI app or a request. Also usable as a startup hook
-    (``app.state.startup_hooks.append(get_key_ring)``) to fail fast on a bad key.
+    (``app.state.startup_hooks.append(get_key_ring)``) to fail fast on a bad key. The
+    Secrets Manager reader is ``app.state.read_secret`` (set by ``create_app``).
     """
     app = getattr(app_or_request, "app", app_or_request)
     state = app.state
@@ -271,7 +276,7 @@ async def get_key_ring(app_or_request: Any) -> KeyRing:
         ring = getattr(state, "key_ring", None)
         if ring is None:
             try:
-                ring = await load_key_ring(state.settings)
+                ring = await load_key_ring(state.settings, getattr(state, "read_secret", None))
             except CredentialKeyError as exc:
                 # The detail (secret-free) is for the operator; clients get a generic 503.
                 logger.error("credential key ring unavailable: %s", exc.message)

@@ -30,6 +30,7 @@ from api.enums import (
     GcpAuthMode,
     Payment,
     Provider,
+    Term,
 )
 from api.models.base import (
     Base,
@@ -123,7 +124,7 @@ class ServiceConfig(Base):
         check_in("provider", Provider),
         check_values("service", sorted(ALL_SERVICES), "service_valid"),
         check_in("payment", Payment),
-        CheckConstraint("term IN (1, 3)", name="term_valid"),
+        check_in("term", Term),
         CheckConstraint("coverage >= 0 AND coverage <= 100", name="coverage_range"),
     )
 
@@ -164,7 +165,7 @@ class AccountServiceOverride(Base):
         check_in("provider", Provider),
         check_values("service", sorted(ALL_SERVICES), "service_valid"),
         check_in("payment", Payment),
-        CheckConstraint("term IN (1, 3)", name="term_valid"),
+        check_in("term", Term),
         CheckConstraint("coverage >= 0 AND coverage <= 100", name="coverage_range"),
     )
 

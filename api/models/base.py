@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, MetaData, func, text
+from sqlalchemy import CheckConstraint, DateTime, MetaData, Numeric, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -17,6 +17,10 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Money columns: Decimal in Python, never a float (STYLE habit 9).
+MONEY = Numeric(18, 6)
 
 
 class Base(DeclarativeBase):
@@ -39,15 +43,31 @@ def updated_at_column() -> Mapped[datetime]:
 
 
 def check_in(
-    column: str, enum_type: type[enum.StrEnum], name: str | None = None
+    column: str, enum_type: type[enum.StrEnum] | type[enum.IntEnum], name: str | None = None
 ) -> CheckConstraint:
-    """A CHECK constraint accepting exactly the enum's values (NULL passes, as in SQL)."""
-    allowed = ", ".join(f"'{member.value}'" for member in enum_type)
-    return CheckConstraint(f"{column} IN ({allowed})", name=name or f"{column}_valid")
+    """A CHECK constraint accepting exactly the enum's values (NULL passes, as in SQL).
+
+    The constraint remembers its column and enum (``info``), so a test can compare every
+    CHECK in the migrated database with the enum it comes from.
+    """
+    allowed = ", ".join(
+        str(member.value) if isinstance(member, enum.IntEnum) else f"'{member.value}'"
+        for member in enum_type
+    )
+    return CheckConstraint(
+        f"{column} IN ({allowed})",
+        name=name or f"{column}_valid",
+        info={"column": column, "enum": enum_type},
+    )
 
 
 def check_values(
     column: str, allowed_values: tuple[str, ...] | list[str], name: str
 ) -> CheckConstraint:
+    """A CHECK constraint accepting exactly ``allowed_values`` (a list that is not an enum)."""
     allowed = ", ".join(f"'{value}'" for value in allowed_values)
-    return CheckConstraint(f"{column} IN ({allowed})", name=name)
+    return CheckConstraint(
+        f"{column} IN ({allowed})",
+        name=name,
+        info={"column": column, "values": tuple(allowed_values)},
+    )

@@ -22,10 +22,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.enums import Payment, Provider, RunAccountStatus, RunStatus, RunTrigger
-from api.models.base import Base, check_in, created_at_column, uuid_pk
-
-MONEY = Numeric(18, 6)
+from api.enums import (
+    ALL_SERVICES,
+    Payment,
+    Provider,
+    RunAccountStatus,
+    RunStatus,
+    RunTrigger,
+    Term,
+)
+from api.models.base import MONEY, Base, check_in, check_values, created_at_column, uuid_pk
 
 
 class Recommendation(Base):
@@ -46,6 +52,8 @@ class Recommendation(Base):
         ),
         check_in("provider", Provider),
         check_in("payment", Payment),
+        check_values("service", sorted(ALL_SERVICES), "service_valid"),
+        check_in("term", Term),
         Index("ix_recommendations_provider_service", "provider", "service"),
         Index("ix_recommendations_savings_id", "estimated_monthly_savings", "id"),
         # Keyset pagination under each sort the list offers (id is the tie-break).

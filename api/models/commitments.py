@@ -25,9 +25,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.enums import Payment, Provider
-from api.models.base import Base, check_in, uuid_pk
-
-MONEY = Numeric(18, 6)
+from api.models.base import MONEY, Base, check_in, uuid_pk
 
 
 class Commitment(Base):

@@ -10,6 +10,7 @@ from sqlalchemy import any_, bindparam, delete, null, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.db import Readable
 from api.models import AccountServiceOverride, ServiceConfig
 
 
@@ -21,20 +22,9 @@ def _sql_values(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def list_service_configs(session: AsyncSession) -> list[ServiceConfig]:
+async def list_service_configs(session: Readable) -> list[ServiceConfig]:
     """Every global row (unordered; callers order by ``SERVICES``)."""
     return list((await session.execute(select(ServiceConfig))).scalars())
-
-
-async def list_service_configs_for_provider(
-    session: AsyncSession, provider: str
-) -> list[ServiceConfig]:
-    """The global rows of one provider."""
-    return list(
-        (
-            await session.execute(select(ServiceConfig).where(ServiceConfig.provider == provider))
-        ).scalars()
-    )
 
 
 async def get_service_config(
@@ -75,9 +65,7 @@ async def update_service_config(
     ).scalar_one()
 
 
-async def list_overrides(
-    session: AsyncSession, account_id: uuid.UUID
-) -> list[AccountServiceOverride]:
+async def list_overrides(session: Readable, account_id: uuid.UUID) -> list[AccountServiceOverride]:
     """One account's overrides (unordered)."""
     return list(
         (
@@ -91,7 +79,7 @@ async def list_overrides(
 
 
 async def list_overrides_for_accounts(
-    session: AsyncSession, account_ids: Sequence[uuid.UUID]
+    session: Readable, account_ids: Sequence[uuid.UUID]
 ) -> list[AccountServiceOverride]:
     """The overrides of many accounts in one query (one array parameter, any number of ids)."""
     if not account_ids:

@@ -39,6 +39,7 @@ from pydantic import (
 )
 
 from api.enums import ConfigSource, Payment, Provider
+from api.enums import Term as TermYears
 from api.service_config.merge import LIST_FIELDS
 
 MAX_LIST_ITEMS = 200
@@ -52,7 +53,7 @@ _COVERAGE_STRING = re.compile(COVERAGE_STRING_PATTERN)
 
 def _term(value: Any) -> Any:
     # Literal[1, 3] alone would accept `true` (== 1) and 3.0.
-    if isinstance(value, bool) or not isinstance(value, int) or value not in (1, 3):
+    if isinstance(value, bool) or not isinstance(value, int) or value not in set(TermYears):
         raise ValueError("term must be the integer 1 or 3 (years)")
     return value
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import service as audit
 from api.auth.permissions import AccountScope, Principal
+from api.db import Readable
 from api.enums import SERVICES, Provider
 from api.errors import FieldError, Forbidden, ValidationFailed
 from api.models import AccountServiceOverride, CloudAccount, ServiceConfig
@@ -106,7 +107,7 @@ def _snapshot(row: ServiceConfig | AccountServiceOverride | None) -> dict[str, A
 # ---- global defaults -------------------------------------------------------------------
 
 
-async def list_service_configs(session: AsyncSession) -> list[ServiceConfig]:
+async def list_service_configs(session: Readable) -> list[ServiceConfig]:
     """Every global default, in ``SERVICES`` order."""
     return sorted(await repository.list_service_configs(session), key=_order_key)
 
@@ -167,9 +168,7 @@ def _check_account_service(account: CloudAccount, provider: Provider, service: s
     validate_service(provider, service)
 
 
-async def list_overrides(
-    session: AsyncSession, account: CloudAccount
-) -> list[AccountServiceOverride]:
+async def list_overrides(session: Readable, account: CloudAccount) -> list[AccountServiceOverride]:
     """The account's overrides, in ``SERVICES`` order."""
     return sorted(await repository.list_overrides(session, account.id), key=_order_key)
 
@@ -237,14 +236,14 @@ def _effective_for(
 
 
 async def effective_configs(
-    session: AsyncSession, account: CloudAccount
+    session: Readable, account: CloudAccount
 ) -> list[EffectiveServiceConfig]:
     """The effective config of every service of the account's provider, in ``SERVICES`` order."""
     return (await effective_configs_for_accounts(session, [account]))[account.id]
 
 
 async def effective_configs_for_accounts(
-    session: AsyncSession, accounts: Sequence[CloudAccount]
+    session: Readable, accounts: Sequence[CloudAccount]
 ) -> dict[uuid.UUID, list[EffectiveServiceConfig]]:
     """``effective_configs`` for many accounts with two queries in total (globals, overrides)."""
     if not accounts:

@@ -20,6 +20,7 @@ from tests.accounts.conftest import (
     field_names,
     role_arn,
 )
+from tests.fixtures.locks import wait_for_lock_waiter
 
 CHAINING = "bastion chaining is not supported"
 
@@ -227,7 +228,7 @@ async def test_a_bastion_turning_into_a_bastion_concurrently_is_seen(
         creating = asyncio.create_task(
             admin_client.post("/api/accounts", json=bastion_body(candidate["id"]))
         )
-        await asyncio.sleep(0.5)
+        await wait_for_lock_waiter(app.state.sessionmaker, creating)
         assert not creating.done()
         await other.commit()
     response = await asyncio.wait_for(creating, timeout=10)
@@ -268,7 +269,7 @@ async def test_a_dependant_created_concurrently_is_seen(
                 },
             )
         )
-        await asyncio.sleep(0.5)
+        await wait_for_lock_waiter(app.state.sessionmaker, updating)
         assert not updating.done()
         await other.commit()
     response = await asyncio.wait_for(updating, timeout=10)

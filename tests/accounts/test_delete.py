@@ -28,6 +28,7 @@ from api.models import (
     SavingsSnapshot,
 )
 from tests.accounts.conftest import CreateAccount, audit_events, aws_body, role_arn
+from tests.fixtures.locks import wait_for_lock_waiter
 
 
 def _execution(account: dict[str, str], status: str) -> PurchaseExecution:
@@ -247,7 +248,7 @@ async def test_an_execution_inserted_concurrently_is_seen(
         other.add(_execution(account, "pending"))
         await other.flush()  # uncommitted: holds a key-share lock on the account row
         deleting = asyncio.create_task(admin_client.delete(f"/api/accounts/{account['id']}"))
-        await asyncio.sleep(0.5)
+        await wait_for_lock_waiter(app.state.sessionmaker, deleting)
         assert not deleting.done()
         await other.commit()
     response = await asyncio.wait_for(deleting, timeout=10)

@@ -6,6 +6,7 @@ import base64
 import logging
 import re
 import uuid
+from functools import partial
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from api.kit.crypto import (
     key_id_for,
     load_key_ring,
 )
+from api.providers.aws.secrets import get_secret_string
 from tests.conftest import TEST_KEY
 from tests.credentials.fixtures import AwsEnv, add_account
 
@@ -208,25 +210,28 @@ async def test_secrets_manager_key_source(
     ]
     # The ARN wins over CREDENTIAL_ENCRYPTION_KEY.
     settings = make(credential_encryption_key_secret_arn=arn, credential_encryption_key=KEY_B.hex())
-    ring = await load_key_ring(settings)
+    read_secret = partial(get_secret_string, settings)
+    ring = await load_key_ring(settings, read_secret)
     assert ring.active_key_id == key_id_for(KEY_A)
     # Cached for the process: a changed secret is not re-read.
     aws.boto("secretsmanager").put_secret_value(SecretId=arn, SecretString=KEY_B.hex())
-    assert (await load_key_ring(settings)).active_key_id == key_id_for(KEY_A)
+    assert (await load_key_ring(settings, read_secret)).active_key_id == key_id_for(KEY_A)
     assert KEY_A.hex() not in caplog.text
     crypto.clear_secret_cache()
-    assert (await load_key_ring(settings)).active_key_id == key_id_for(KEY_B)
+    assert (await load_key_ring(settings, read_secret)).active_key_id == key_id_for(KEY_B)
     crypto.clear_secret_cache()
 
 
 async def test_secrets_manager_errors_are_clear(aws: AwsEnv) -> None:
     crypto.clear_secret_cache()
     missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf"
+    settings = make(credential_encryption_key_secret_arn=missing)
     with pytest.raises(CredentialKeyError, match="ResourceNotFoundException"):
-        await load_key_ring(make(credential_encryption_key_secret_arn=missing))
+        await load_key_ring(settings, partial(get_secret_string, settings))
     arn = aws.boto("secretsmanager").create_secret(Name="bad", SecretString="not-a-key")["ARN"]
+    settings = make(credential_encryption_key_secret_arn=arn)
     with pytest.raises(CredentialKeyError, match="64 hexadecimal") as exc:
-        await load_key_ring(make(credential_encryption_key_secret_arn=arn))
+        await load_key_ring(settings, partial(get_secret_string, settings))
     assert "not-a-key" not in str(exc.value)
     crypto.clear_secret_cache()
 

@@ -34,7 +34,8 @@ Observing: ``c.calls`` (every :class:`CollectCall`: provider, account key, the i
 that signed it — AWS access key id and its account, the Azure client id, the GCP
 principal — operation and status), ``c.signers(key)``, ``c.peak_in_flight`` (the most
 collection calls in flight at once; ``c.reset_peak()``), ``c.latency_s`` (added to every
-collection call), ``c.page_size`` (items per page, small by default so paging is used).
+collection call), ``c.page_size`` (items per page, small by default so paging is used),
+``c.next_link_base`` (where ARM ``nextLink``s point; default the simulator).
 
 PLANS (purchase endpoints): AWS operations all arrive at ``POST /`` (or a rest-json path);
 register extra ones with ``register_aws_operation(signing_name, operation, handler)`` —
@@ -165,6 +166,9 @@ class CollectSim:
             self.calls: list[CollectCall] = []
             self.page_size = 2
             self.latency_s = 0.0
+            # Base URL of ARM ``nextLink``s (None: the simulator itself); tests of the rule
+            # that a nextLink off the management endpoint is never followed set another.
+            self.next_link_base: str | None = None
             self.in_flight = 0
             self.peak_in_flight = 0
 
@@ -1220,9 +1224,8 @@ async def azure_recommendations(request: Request) -> Response:
         if nxt:
             query = {k: v for k, v in request.query_params.items() if k != "$skiptoken"}
             encoded = "&".join(f"{quote(k)}={quote(v)}" for k, v in query.items())
-            body["nextLink"] = (
-                f"{str(request.base_url).rstrip('/')}{request.url.path}?{encoded}&$skiptoken={nxt}"
-            )
+            base = state.collect.next_link_base or str(request.base_url).rstrip("/")
+            body["nextLink"] = f"{base}{request.url.path}?{encoded}&$skiptoken={nxt}"
         return JSONResponse(body)
 
     return await _rest(request, "azure", sub_id, "reservationRecommendations", answer)

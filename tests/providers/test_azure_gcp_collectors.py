@@ -294,3 +294,16 @@ async def test_gcp_malformed_bad_token_and_identity_mismatch(
     with pytest.raises(ProviderError) as caught:
         await GcpCollector().collect(mismatched, effective(Provider.gcp), sim_cfg, clients)
     assert "other-project" in caught.value.message and PROJECT in caught.value.message
+
+
+async def test_azure_next_link_off_the_management_endpoint_is_not_followed(
+    cloudsim: SimServer, collect_sim: CollectSim, sim_cfg: Settings, clients: ProviderClients
+) -> None:
+    auth = azure_auth(cloudsim, SUB)
+    collect_sim.azure_recommendation(
+        SUB, *(azure_legacy_rec(SUB, term="P3Y", sku=f"Standard_D{n}s_v3") for n in range(3))
+    )
+    collect_sim.next_link_base = "https://attacker.example"
+    with pytest.raises(ProviderError, match="nextLink outside the management endpoint"):
+        await AzureCollector().collect(auth, effective(Provider.azure, ("vm",)), sim_cfg, clients)
+    assert len(collect_sim.calls) == 1  # the first page only; the bearer token went nowhere else

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -220,6 +221,8 @@ async def test_every_service_savings_plans_and_inventory_shapes(
     assert held["os-1"].payment == "no-upfront"
     assert held["sp-1"].service == "savings-plans" and held["sp-1"].term == 3
     assert held["sp-1"].end == datetime(2029, 1, 1, tzinfo=UTC)
+    for item in [*result.recommendations, *result.commitments]:
+        json.dumps(item.details)  # stored as jsonb: plain JSON only
     # RDS paged by Marker (page size 2): two calls.
     assert c.operations(ACCOUNT).count("DescribeReservedDBInstances") == 2
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -75,6 +76,8 @@ async def test_azure_both_kinds_all_pages_term_filter(
     assert len(pages) == 3
     assert collect_sim.signers(SUB) == {CLIENT}
     assert result.caller_identity.startswith(CLIENT)
+    for item in result.recommendations:
+        json.dumps(item.details)
 
 
 async def test_azure_204_means_none_and_payment_maps_to_billing_plan(
@@ -216,6 +219,7 @@ async def test_gcp_every_region_every_page_negative_cost_is_savings(
     }
     assert len([c for c in regions_calls if c.operation.endswith("us-central1")]) == 2  # paged
     assert collect_sim.signers(PROJECT) == {auth.account.gcp_client_email}
+    json.dumps(rec.details)
 
 
 async def test_gcp_include_regions_skip_regions_list_and_field_path_layout(

@@ -18,6 +18,8 @@ from typing import Any
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.enums import ApprovalMode
+
 
 class Environment(enum.StrEnum):
     development = "development"
@@ -119,6 +121,9 @@ class Settings(BaseSettings):
     execution_timeout_s: float = Field(default=900.0, gt=0)
     execution_stale_after_s: float = Field(default=300.0, gt=0)
     reconcile_interval_s: float = Field(default=300.0, gt=0)
+    # Approval of real execution groups: unset = required in production, none otherwise.
+    purchase_approval: ApprovalMode | None = None
+    approval_ttl: int = Field(default=72 * 3600, ge=60)
     test_rate_limit_per_minute: int = Field(default=10, ge=1)
 
     # --- clouds ----------------------------------------------------------------------------
@@ -141,7 +146,7 @@ class Settings(BaseSettings):
     ca_bundle: Path | None = None
     cloud_http_timeout_s: float = Field(default=30.0, gt=0)
 
-    @field_validator("collect_interval", mode="before")
+    @field_validator("collect_interval", "approval_ttl", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> int:
         return parse_duration(value)

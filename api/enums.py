@@ -89,6 +89,7 @@ class Action(enum.StrEnum):
     discover_org = "discover_org"
     refresh = "refresh"
     execute = "execute"
+    approve = "approve"
 
 
 # Which actions exist on which resource (SPEC §2). users/groups/api_keys/audit are admin only.
@@ -106,7 +107,14 @@ RESOURCE_ACTIONS: dict[Resource, frozenset[Action]] = {
     ),
     Resource.recommendations: frozenset({Action.view, Action.refresh}),
     Resource.plans: frozenset(
-        {Action.view, Action.create, Action.update, Action.delete, Action.execute}
+        {
+            Action.view,
+            Action.create,
+            Action.update,
+            Action.delete,
+            Action.execute,
+            Action.approve,
+        }
     ),
     Resource.history: frozenset({Action.view}),
     Resource.config: frozenset({Action.view, Action.update}),
@@ -114,11 +122,28 @@ RESOURCE_ACTIONS: dict[Resource, frozenset[Action]] = {
 
 
 class ExecutionStatus(enum.StrEnum):
+    awaiting_approval = "awaiting_approval"
     pending = "pending"
     running = "running"
     completed = "completed"
     failed = "failed"
     partial = "partial"
+    rejected = "rejected"
+    expired = "expired"
+
+
+class ApprovalStatus(enum.StrEnum):
+    awaiting = "awaiting"
+    approved = "approved"
+    rejected = "rejected"
+    expired = "expired"
+
+
+class ApprovalMode(enum.StrEnum):
+    """``CUDLY_PURCHASE_APPROVAL``: whether real execution groups wait for a second person."""
+
+    none = "none"
+    required = "required"
 
 
 class PurchaseLineStatus(enum.StrEnum):

@@ -17,7 +17,12 @@ from api.models.collection import (
 )
 from api.models.commitments import Commitment
 from api.models.plans import PlanAccount, PurchasePlan
-from api.models.purchases import PurchaseExecution, PurchaseHistory, PurchaseLine
+from api.models.purchases import (
+    PurchaseApproval,
+    PurchaseExecution,
+    PurchaseHistory,
+    PurchaseLine,
+)
 from api.models.read_indexes import READ_INDEXES
 
 __all__ = [
@@ -33,6 +38,7 @@ __all__ = [
     "Commitment",
     "Group",
     "PlanAccount",
+    "PurchaseApproval",
     "PurchaseExecution",
     "PurchaseHistory",
     "PurchaseLine",

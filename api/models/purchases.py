@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from api.enums import (
     ALL_SERVICES,
+    ApprovalStatus,
     ExecutionStatus,
     Payment,
     Provider,
@@ -78,9 +79,11 @@ class PurchaseExecution(Base):
     account_external_id: Mapped[str] = mapped_column(String(64), nullable=False)
     account_name: Mapped[str] = mapped_column(String(255), nullable=False)
     provider: Mapped[str] = mapped_column(String(16), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
+    status: Mapped[str] = mapped_column(String(32), nullable=False, server_default="pending")
     dry_run: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
     error: Mapped[str | None] = mapped_column(Text)
+    # Set when the group was created needing a second person's approval (SPEC §6).
+    approval_required: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     # Why a real plan bought nothing (e.g. purchases disabled on the server); not an error.
     note: Mapped[str | None] = mapped_column(Text)
     # The plan as it was when triggered (services, caps): later edits never change a run.
@@ -189,4 +192,39 @@ class PurchaseHistory(Base):
     )
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     provider_commitment_id: Mapped[str | None] = mapped_column(String(255))
+    approval_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("purchase_approvals.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class PurchaseApproval(Base):
+    """The four-eyes sign-off of one real execution group; ``pinned`` is what was approved."""
+
+    __tablename__ = "purchase_approvals"
+    __table_args__ = (check_in("status", ApprovalStatus),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    execution_group_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), nullable=False, unique=True
+    )
+    plan_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("purchase_plans.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="awaiting")
+    # Who may not approve: the trigger (a scheduled run: the plan's last editor).
+    triggered_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decided_by_email: Mapped[str | None] = mapped_column(String(320))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+    totals: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    pinned: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    expires_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )
     created_at: Mapped[datetime] = created_at_column()

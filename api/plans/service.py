@@ -200,6 +200,7 @@ async def create_plan(
         max_upfront=payload.max_upfront,
         max_monthly_commitment=payload.max_monthly_commitment,
         created_by=principal.user_id,
+        updated_by=principal.user_id,
     )
     view = PlanView(plan, [], (await repository.enabled_ids_by_provider(session)).get(provider, []))
     _require_some_scope(scope)
@@ -259,6 +260,8 @@ async def update_plan(
     ]
     for name, value in values.items():
         setattr(plan, name, value)
+    if changed:
+        plan.updated_by = principal.user_id
     await repository.refresh(session, plan)
     if changed:
         await audit.record(session, principal, "plan.update", TARGET_TYPE, plan.id, changed)

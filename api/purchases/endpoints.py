@@ -14,15 +14,23 @@ from fastapi.responses import StreamingResponse
 from api.auth.deps import Grant, Require
 from api.db import AsyncReadSession, ReadSessionDep, SessionDep
 from api.enums import Action, ExecutionStatus, Resource
+from api.errors import ErrorBody
 from api.kit.account_ids import AccountIdsFilter
-from api.purchases import service
+from api.purchases import approvals, events, service
 from api.purchases.runner import Runner
-from api.purchases.schemas import ExecuteResponse, ExecutionList
+from api.purchases.schemas import (
+    ApprovalRead,
+    ExecuteResponse,
+    ExecutionList,
+    RejectBody,
+    approval_read,
+)
 
 router = APIRouter(tags=["executions"])
 
 CanView = Annotated[Grant, Depends(Require(Action.view, Resource.plans))]
 CanExecute = Annotated[Grant, Depends(Require(Action.execute, Resource.plans))]
+CanApprove = Annotated[Grant, Depends(Require(Action.approve, Resource.plans))]
 EVENT_POLL_S = 0.5
 
 
@@ -45,7 +53,7 @@ async def execute_plan(
 ) -> ExecuteResponse:
     """One execution per target account, started concurrently once committed."""
     group_id, executions = await service.execute_plan(
-        session, grant.principal, grant.scope, plan_id
+        session, grant.principal, grant.scope, plan_id, request.app.state.settings
     )
     # Background tasks run after the session committed, so the runner sees the rows.
     background.add_task(_runner(request).start, [e.id for e in executions])
@@ -89,6 +97,45 @@ async def retry_execution(
     reopened, executions = await service.retry(session, grant.principal, grant.scope, execution_id)
     background.add_task(_runner(request).start, reopened)
     return ExecutionList(executions=executions)
+
+
+@router.post(
+    "/executions/{group_id}/approve",
+    response_model=ApprovalRead,
+    responses={409: {"model": ErrorBody, "description": "already decided, or still preparing"}},
+)
+async def approve_group(
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    grant: CanApprove,
+    group_id: uuid.UUID,
+) -> ApprovalRead:
+    """Approve exactly the group's priced lines (four-eyes: not by whoever triggered it)."""
+    decision = await approvals.approve(session, grant.principal, grant.scope, group_id)
+    background.add_task(events.publish, decision.event)
+    background.add_task(_runner(request).start, decision.execution_ids)
+    return approval_read(decision.approval)
+
+
+@router.post(
+    "/executions/{group_id}/reject",
+    response_model=ApprovalRead,
+    responses={409: {"model": ErrorBody, "description": "already decided"}},
+)
+async def reject_group(
+    background: BackgroundTasks,
+    session: SessionDep,
+    grant: CanApprove,
+    group_id: uuid.UUID,
+    body: RejectBody | None = None,
+) -> ApprovalRead:
+    """Reject the group: nothing is bought and it cannot be retried."""
+    decision = await approvals.reject(
+        session, grant.principal, grant.scope, group_id, body.reason if body else None
+    )
+    background.add_task(events.publish, decision.event)
+    return approval_read(decision.approval)
 
 
 def _event(name: str, data: str) -> str:

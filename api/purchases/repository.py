@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.permissions import AccountScope
 from api.db import Readable
-from api.enums import ExecutionStatus, PurchaseLineStatus, PurchaseStatus
+from api.enums import ApprovalStatus, ExecutionStatus, PurchaseLineStatus, PurchaseStatus
 from api.models import (
     CloudAccount,
+    PurchaseApproval,
     PurchaseExecution,
     PurchaseHistory,
     PurchaseLine,
@@ -32,6 +33,8 @@ FINISHED = (
     ExecutionStatus.completed.value,
     ExecutionStatus.failed.value,
     ExecutionStatus.partial.value,
+    ExecutionStatus.rejected.value,
+    ExecutionStatus.expired.value,
 )
 
 
@@ -387,3 +390,100 @@ async def active_execution_count(session: Readable, account_id: uuid.UUID) -> in
         )
     )
     return int(result.scalar_one())
+
+
+# --- approvals ---------------------------------------------------------------------------------
+
+
+async def add_approval(session: AsyncSession, approval: PurchaseApproval) -> None:
+    session.add(approval)
+    await session.flush()
+
+
+async def approval_of_group(
+    session: Readable, group_id: uuid.UUID, *, for_update: bool = False
+) -> PurchaseApproval | None:
+    query = select(PurchaseApproval).where(PurchaseApproval.execution_group_id == group_id)
+    if for_update:
+        query = query.with_for_update()
+    result = await session.execute(query.execution_options(populate_existing=True))
+    return result.scalar_one_or_none()
+
+
+async def approvals_of_groups(
+    session: Readable, group_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, PurchaseApproval]:
+    if not group_ids:
+        return {}
+    result = await session.execute(
+        select(PurchaseApproval).where(PurchaseApproval.execution_group_id.in_(list(group_ids)))
+    )
+    return {a.execution_group_id: a for a in result.scalars()}
+
+
+async def decide_approval(
+    session: AsyncSession, approval_id: uuid.UUID, status: ApprovalStatus, **values: Any
+) -> bool:
+    """Compare-and-set ``awaiting → status``: exactly one decision wins."""
+    result = await session.execute(
+        update(PurchaseApproval)
+        .where(
+            PurchaseApproval.id == approval_id,
+            PurchaseApproval.status == ApprovalStatus.awaiting.value,
+        )
+        .values(status=status.value, decided_at=func.now(), **values)
+        .returning(PurchaseApproval.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def move_group_executions(
+    session: AsyncSession,
+    group_id: uuid.UUID,
+    *,
+    source: Sequence[ExecutionStatus],
+    target: ExecutionStatus,
+) -> list[uuid.UUID]:
+    """Every execution of the group in one of ``source`` → ``target`` (compare-and-set)."""
+    finished = target in (ExecutionStatus.rejected, ExecutionStatus.expired)
+    result = await session.execute(
+        update(PurchaseExecution)
+        .where(
+            PurchaseExecution.execution_group_id == group_id,
+            PurchaseExecution.status.in_([s.value for s in source]),
+        )
+        .values(
+            status=target.value,
+            **({"finished_at": func.now()} if finished else {}),
+        )
+        .returning(PurchaseExecution.id)
+    )
+    return list(result.scalars())
+
+
+async def await_approval(session: AsyncSession, execution_id: uuid.UUID, worker: str) -> bool:
+    """running → awaiting_approval, by the worker holding the execution."""
+    result = await session.execute(
+        update(PurchaseExecution)
+        .where(
+            PurchaseExecution.id == execution_id,
+            PurchaseExecution.claimed_by == worker,
+            PurchaseExecution.status == ExecutionStatus.running.value,
+        )
+        .values(status=ExecutionStatus.awaiting_approval.value)
+        .returning(PurchaseExecution.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def expire_due_approvals(session: AsyncSession) -> list[PurchaseApproval]:
+    result = await session.execute(
+        update(PurchaseApproval)
+        .where(
+            PurchaseApproval.status == ApprovalStatus.awaiting.value,
+            PurchaseApproval.expires_at < func.now(),
+        )
+        .values(status=ApprovalStatus.expired.value, decided_at=func.now())
+        .returning(PurchaseApproval)
+    )
+    return list(result.scalars())

@@ -35,11 +35,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.config import Settings
 from api.credentials.service import resolve_account_auth
 from api.db import unit_of_work
-from api.enums import ExecutionStatus, Provider, PurchaseLineStatus, PurchaseStatus
+from api.enums import (
+    ApprovalStatus,
+    ExecutionStatus,
+    Provider,
+    PurchaseLineStatus,
+    PurchaseStatus,
+)
 from api.kit.crypto import KeyRing
 from api.kit.fanout import Outcome, fan_out
 from api.kit.locks import session_lock, xact_lock
-from api.models import PurchaseExecution, PurchaseHistory, PurchaseLine, PurchasePlan
+from api.models import (
+    PurchaseApproval,
+    PurchaseExecution,
+    PurchaseHistory,
+    PurchaseLine,
+    PurchasePlan,
+)
 from api.providers.base import (
     AccountAuth,
     ProviderError,
@@ -50,7 +62,10 @@ from api.providers.base import (
 )
 from api.providers.clients import ProviderClients
 from api.providers.registry import purchaser as purchaser_for
-from api.purchases import repository
+from api.purchases import events, repository
+from api.purchases.approvals import expire_due, matches_pin
+from api.purchases.approvals import totals as approval_totals
+from api.purchases.events import ExecutionEvent
 from api.service_config.merge import EffectiveServiceConfig
 from api.service_config.service import effective_configs
 
@@ -203,16 +218,84 @@ class Runner:
         for line in lines:
             if line.status == PurchaseLineStatus.purchasing:
                 await self._reconcile_line(execution, auth, purchaser, line)
+        approval: PurchaseApproval | None = None
+        if real and execution.approval_required:
+            approval = await self._approval(execution.execution_group_id)
+            if approval is None or approval.status != ApprovalStatus.approved:
+                await self._gate(execution, auth, purchaser, approval)
+                return
         # 4. Buy (or look up offerings for a dry run).
         for line in await self._lines(execution_id):
             await self._beat(execution_id)
             if line.status != PurchaseLineStatus.pending:
                 continue
-            if real:
+            if approval is not None and not matches_pin(approval, line):
+                await self._skip(
+                    line, "changed after approval: not bought (execute the plan again)"
+                )
+            elif real:
                 await self._buy(execution, auth, purchaser, line)
             else:
                 await self._simulate(execution, auth, purchaser, line)
         await self._conclude(execution)
+
+    async def _approval(self, group_id: uuid.UUID) -> PurchaseApproval | None:
+        async with unit_of_work(self.maker) as session:
+            return await repository.approval_of_group(session, group_id)
+
+    async def _gate(
+        self,
+        execution: PurchaseExecution,
+        auth: AccountAuth,
+        purchaser: Purchaser,
+        approval: PurchaseApproval | None,
+    ) -> None:
+        """Before approval: price every line, then wait in ``awaiting_approval`` (no purchase)."""
+        if approval is not None and approval.status in (
+            ApprovalStatus.rejected,
+            ApprovalStatus.expired,
+        ):
+            closed = (
+                ExecutionStatus.rejected
+                if approval.status == ApprovalStatus.rejected
+                else ExecutionStatus.expired
+            )
+            await self._finish(execution.id, closed)
+            return
+        for line in await self._lines(execution.id):
+            if line.status != PurchaseLineStatus.pending:
+                continue
+            await self._beat(execution.id)
+            try:
+                await self._offering(auth, purchaser, line)
+            except ProviderError as exc:
+                await self._fail(line, exc.message, expected=PurchaseLineStatus.pending)
+        lines = await self._lines(execution.id)
+        if not any(line.status == PurchaseLineStatus.pending for line in lines):
+            await self._conclude(execution)  # nothing to approve
+            return
+        async with unit_of_work(self.maker) as session:
+            waiting = await repository.await_approval(session, execution.id, self.worker)
+        if waiting:
+            await events.publish(
+                ExecutionEvent(
+                    name="execution.awaiting_approval",
+                    execution_group_id=execution.execution_group_id,
+                    execution_ids=(execution.id,),
+                    status=ExecutionStatus.awaiting_approval.value,
+                    totals=approval_totals(lines),
+                )
+            )
+
+    async def _skip(self, line: PurchaseLine, reason: str) -> None:
+        async with unit_of_work(self.maker) as session:
+            await repository.set_line_status(
+                session,
+                line.id,
+                expected=[PurchaseLineStatus.pending],
+                status=PurchaseLineStatus.skipped.value,
+                reason=reason,
+            )
 
     async def _lines(self, execution_id: uuid.UUID) -> list[PurchaseLine]:
         async with unit_of_work(self.maker) as session:
@@ -232,8 +315,18 @@ class Runner:
         note: str | None = None,
     ) -> None:
         async with unit_of_work(self.maker) as session:
-            await repository.finish_execution(
+            finished = await repository.finish_execution(
                 session, execution_id, self.worker, status, error=error, note=note
+            )
+            execution = await repository.get_execution(session, execution_id)
+        if finished and execution is not None:
+            await events.publish(
+                ExecutionEvent(
+                    name=f"execution.{status.value}",
+                    execution_group_id=execution.execution_group_id,
+                    execution_ids=(execution_id,),
+                    status=status.value,
+                )
             )
 
     async def _conclude(self, execution: PurchaseExecution) -> None:
@@ -458,6 +551,11 @@ class Runner:
             )
             if updated is None:
                 return
+            approval = (
+                await repository.approval_of_group(session, execution.execution_group_id)
+                if execution.approval_required
+                else None
+            )
             now = datetime.now(UTC)
             await repository.add_history(
                 session,
@@ -485,6 +583,7 @@ class Runner:
                     purchased_at=now,
                     expires_at=result.expires_at or (now + timedelta(days=365 * (line.term or 1))),
                     provider_commitment_id=result.provider_commitment_id,
+                    approval_id=approval.id if approval else None,
                 ),
             )
 
@@ -514,6 +613,14 @@ class Runner:
             await self.run(ids)
         return len(ids)
 
+    async def expire_approvals(self) -> int:
+        """Expire groups left unapproved past ``CUDLY_APPROVAL_TTL``."""
+        async with unit_of_work(self.maker) as session:
+            expired = await expire_due(session)
+        for event in expired:
+            await events.publish(event)
+        return len(expired)
+
     async def start_due_plans(self) -> int:
         """Start every scheduled plan whose time has come (under the single-runner lock)."""
         from api.purchases import service
@@ -523,7 +630,7 @@ class Runner:
             if not acquired:
                 return 0
             async with unit_of_work(self.maker) as session:
-                started = await service.start_scheduled(session)
+                started = await service.start_scheduled(session, self.settings)
         if started:
             self.spawn(started)
         return len(started)
@@ -533,6 +640,7 @@ class Runner:
         interval = min(self.settings.reconcile_interval_s, 60.0)
         while True:
             try:
+                await self.expire_approvals()
                 await self.recover()
                 await self.start_due_plans()
             except Exception as exc:

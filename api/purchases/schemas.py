@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from api.enums import ExecutionStatus, Provider, PurchaseLineStatus
+from api.enums import ApprovalStatus, ExecutionStatus, Provider, PurchaseLineStatus
 from api.plans.schemas import Money
 
 
@@ -37,6 +37,28 @@ class PurchaseLineRead(BaseModel):
     reason: str | None
 
 
+class ApprovalRead(BaseModel):
+    """A group's four-eyes approval; ``totals`` per currency (upfront, monthly, savings) are
+    what was approved, or while awaiting what would be bought."""
+
+    id: uuid.UUID
+    execution_group_id: uuid.UUID
+    status: ApprovalStatus
+    triggered_by: uuid.UUID | None
+    decided_by: uuid.UUID | None
+    decided_by_email: str | None
+    decided_at: datetime | None
+    reason: str | None
+    expires_at: datetime
+    totals: dict[str, dict[str, str]]
+
+
+class RejectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
 class ExecutionRead(BaseModel):
     id: uuid.UUID
     execution_group_id: uuid.UUID
@@ -53,6 +75,7 @@ class ExecutionRead(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     created_at: datetime
+    approval: ApprovalRead | None = None
     lines: list[PurchaseLineRead]
 
 
@@ -80,8 +103,17 @@ def line_read(line: Any) -> PurchaseLineRead:
     return PurchaseLineRead.model_validate(line, from_attributes=True)
 
 
-def execution_read(execution: Any, lines: list[Any]) -> ExecutionRead:
+def approval_read(approval: Any, totals: dict[str, dict[str, str]] | None = None) -> ApprovalRead:
+    data = {name: getattr(approval, name) for name in ApprovalRead.model_fields if name != "totals"}
+    return ApprovalRead(**data, totals=approval.totals if totals is None else totals)
+
+
+def execution_read(
+    execution: Any, lines: list[Any], approval: ApprovalRead | None = None
+) -> ExecutionRead:
     data = {
-        name: getattr(execution, name) for name in ExecutionRead.model_fields if name != "lines"
+        name: getattr(execution, name)
+        for name in ExecutionRead.model_fields
+        if name not in ("lines", "approval")
     }
-    return ExecutionRead(**data, lines=[line_read(line) for line in lines])
+    return ExecutionRead(**data, approval=approval, lines=[line_read(line) for line in lines])

@@ -19,14 +19,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import service as audit
 from api.auth.permissions import AccountScope, Principal
+from api.config import Settings
 from api.db import Readable
-from api.enums import ExecutionStatus
+from api.enums import ApprovalStatus, ExecutionStatus
 from api.errors import BadRequest, Conflict, NotFound
 from api.models import CloudAccount, PurchaseExecution, PurchasePlan
 from api.plans import repository as plans_repository
 from api.plans import service as plans_service
 from api.purchases import repository
-from api.purchases.schemas import ExecutionRead, GroupSummary, execution_read
+from api.purchases.approvals import approvals_for, needs_approval, open_approval
+from api.purchases.approvals import totals as approval_totals
+from api.purchases.schemas import (
+    ApprovalRead,
+    ExecutionRead,
+    GroupSummary,
+    approval_read,
+    execution_read,
+)
 
 TARGET_TYPE = "purchase_execution"
 
@@ -58,9 +67,13 @@ async def _targets(session: AsyncSession, plan: PurchasePlan) -> list[CloudAccou
 
 
 async def create_group(
-    session: AsyncSession, plan: PurchasePlan, triggered_by: uuid.UUID | None
+    session: AsyncSession,
+    plan: PurchasePlan,
+    triggered_by: uuid.UUID | None,
+    settings: Settings,
 ) -> list[PurchaseExecution]:
-    """One pending execution per target account, sharing a new group id."""
+    """One pending execution per target account, sharing a new group id; a real group under
+    ``CUDLY_PURCHASE_APPROVAL=required`` also gets its awaiting approval."""
     accounts = await _targets(session, plan)
     if not accounts:
         raise BadRequest(
@@ -81,21 +94,30 @@ async def create_group(
             dry_run=plan.dry_run,
             plan_snapshot=snapshot,
             triggered_by=triggered_by,
+            approval_required=needs_approval(settings, plan),
         )
         for account in accounts
     ]
     await repository.add_executions(session, executions)
+    if executions[0].approval_required:
+        # A scheduled run's trigger, for four-eyes, is whoever last edited the plan.
+        trigger = triggered_by or plan.updated_by or plan.created_by
+        await open_approval(session, settings, plan, group_id, trigger)
     return executions
 
 
 async def execute_plan(
-    session: AsyncSession, principal: Principal, scope: AccountScope, plan_id: uuid.UUID
+    session: AsyncSession,
+    principal: Principal,
+    scope: AccountScope,
+    plan_id: uuid.UUID,
+    settings: Settings,
 ) -> tuple[uuid.UUID, list[ExecutionRead]]:
     """Create the plan's execution group (the caller starts it after the commit)."""
     view = await plans_service.load_plan(session, plan_id, scope, for_update=True)
     if not view.plan.enabled:
         raise Conflict("the plan is disabled: enable it to execute it", code="plan_disabled")
-    executions = await create_group(session, view.plan, principal.user_id)
+    executions = await create_group(session, view.plan, principal.user_id, settings)
     group_id = executions[0].execution_group_id
     await audit.record(
         session, principal, "plan.execute", "purchase_plan", plan_id, ["execution_group_id"]
@@ -103,14 +125,14 @@ async def execute_plan(
     return group_id, [execution_read(e, []) for e in executions]
 
 
-async def start_scheduled(session: AsyncSession) -> list[uuid.UUID]:
+async def start_scheduled(session: AsyncSession, settings: Settings) -> list[uuid.UUID]:
     """Create a group for every due scheduled plan and move its ``next_run_at`` on."""
     started: list[uuid.UUID] = []
     for plan in await plans_repository.due_plans(session):
         assert plan.schedule is not None
         plan.next_run_at = plans_service.next_run(plan.schedule)
         try:
-            executions = await create_group(session, plan, None)
+            executions = await create_group(session, plan, None, settings)
         except BadRequest:
             continue
         await audit.record(
@@ -128,7 +150,17 @@ async def start_scheduled(session: AsyncSession) -> list[uuid.UUID]:
 
 async def _reads(session: Readable, executions: Sequence[PurchaseExecution]) -> list[ExecutionRead]:
     lines = await repository.lines_of(session, [e.id for e in executions])
-    return [execution_read(e, lines[e.id]) for e in executions]
+    approvals = await approvals_for(session, executions)
+    reads: dict[uuid.UUID, ApprovalRead] = {}
+    for group_id, approval in approvals.items():
+        live = None
+        if approval.status == ApprovalStatus.awaiting:
+            group_lines = [
+                line for e in executions if e.execution_group_id == group_id for line in lines[e.id]
+            ]
+            live = approval_totals(group_lines)
+        reads[group_id] = approval_read(approval, live)
+    return [execution_read(e, lines[e.id], reads.get(e.execution_group_id)) for e in executions]
 
 
 async def list_executions(
@@ -193,12 +225,9 @@ async def group_state(
     if any(e.status not in repository.FINISHED for e in executions):
         return reads, None
     counts = {s: sum(1 for e in executions if e.status == s) for s in repository.FINISHED}
-    if counts[ExecutionStatus.completed.value] == len(executions):
-        status = ExecutionStatus.completed.value
-    elif counts[ExecutionStatus.failed.value] == len(executions):
-        status = ExecutionStatus.failed.value
-    else:
-        status = ExecutionStatus.partial.value
+    statuses = {e.status for e in executions}
+    # All alike → that status (completed, failed, rejected, expired); a mix → partial.
+    status = statuses.pop() if len(statuses) == 1 else ExecutionStatus.partial.value
     return reads, GroupSummary(
         execution_group_id=group_id,
         status=status,

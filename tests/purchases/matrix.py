@@ -8,3 +8,7 @@ ROUTES: list[Row] = [
     ("POST", "/api/executions/{execution_id}/retry", Perm("execute", "plans")),
     ("GET", "/api/executions/{group_id}/events", Perm("view", "plans")),
 ]
+ROUTES += [
+    ("POST", "/api/executions/{group_id}/approve", Perm("approve", "plans")),
+    ("POST", "/api/executions/{group_id}/reject", Perm("approve", "plans")),
+]

@@ -96,7 +96,7 @@ async def _new_group(app: FastAPI, plan_id: str) -> list[uuid.UUID]:
     async with unit_of_work(app.state.sessionmaker) as session:
         plan = await session.get(PurchasePlan, uuid.UUID(plan_id))
         assert plan is not None
-        executions = await service.create_group(session, plan, None)
+        executions = await service.create_group(session, plan, None, app.state.settings)
         return [e.id for e in executions]
 
 

@@ -35,6 +35,7 @@ from api.enums import RunTrigger
 from api.kit.crypto import KeyRing, get_key_ring
 from api.kit.locks import session_lock
 from api.providers import registry
+from api.telemetry import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +110,11 @@ class CollectionRunner:
         if not started.created:
             return None
         logger.info("scheduled collection run %s started", started.run_id)
-        await self._execute(started.run_id)
+        metrics.set_scheduler_leader(True)  # this replica leads the cycle until its run ends
+        try:
+            await self._execute(started.run_id)
+        finally:
+            metrics.set_scheduler_leader(False)
         return started.run_id
 
     async def _loop(self) -> None:

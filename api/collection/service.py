@@ -54,6 +54,8 @@ from api.providers.clients import ProviderClients
 from api.recommendations.repository import replace_account_recommendations
 from api.service_config.merge import EffectiveServiceConfig
 from api.service_config.service import effective_configs
+from api.telemetry import context as log_context
+from api.telemetry import metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -302,6 +304,16 @@ async def execute_run(
 
     Cancellation (server shutdown) closes the run as failed before propagating.
     """
+    with tracing.collection_run(run_id):  # the run's span, log context, outcome and duration
+        await _execute_run(ctx, run_id, on_progress=on_progress)
+
+
+async def _execute_run(
+    ctx: CollectionContext,
+    run_id: uuid.UUID,
+    *,
+    on_progress: Callable[[AccountProgress], Awaitable[None]] | None = None,
+) -> None:
     async with unit_of_work(ctx.maker) as session:
         refs = await repository.pending_accounts(session, run_id)
 
@@ -309,6 +321,19 @@ async def execute_run(
         status, error = RunAccountStatus.ok, None
         if not outcome.ok:
             status, error = _error_text(outcome, ctx.settings)
+        metrics.observe_account_sweep(
+            outcome.duration_s, status, provider=ref.provider, cloud_account_id=ref.cloud_account_id
+        )
+        with log_context.bind(cloud_account_id=ref.cloud_account_id, provider=ref.provider):
+            await _record(ref, status, error, outcome)
+
+    async def _record(
+        ref: RunAccountRef,
+        status: RunAccountStatus,
+        error: str | None,
+        outcome: Outcome[AccountResult],
+    ) -> None:
+        if not outcome.ok:
             if status is RunAccountStatus.failed and not isinstance(outcome.error, ProviderError):
                 logger.error(
                     "collection of account %s failed unexpectedly",
@@ -330,7 +355,14 @@ async def execute_run(
             await on_progress(AccountProgress(ref, status, error))
 
     async def work(ref: RunAccountRef) -> AccountResult:
-        return await collect_account(ctx, run_id, ref)
+        # One span per account task; every log line inside carries the run and account ids.
+        with tracing.account_task(
+            "collection.account",
+            run_id=run_id,
+            cloud_account_id=ref.cloud_account_id,
+            provider=ref.provider,
+        ):
+            return await collect_account(ctx, run_id, ref)
 
     beating = asyncio.create_task(_heartbeat(ctx, run_id))
     try:

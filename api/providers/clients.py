@@ -26,6 +26,7 @@ import httpx
 from api.config import Settings
 from api.providers.aws.client import shared_session
 from api.providers.http import ssl_context, timeout
+from api.telemetry.rest import instrument_http_client
 
 if TYPE_CHECKING:
     from api.providers.aws.client import AwsSessionCredentials
@@ -109,6 +110,7 @@ class ProviderClients:
                     max_connections=parallel * 2, max_keepalive_connections=parallel
                 ),
             )
+            instrument_http_client(self._http, self.settings)  # call series
         return self._http
 
     def aws_account(self, credentials: AwsSessionCredentials) -> AwsAccountClients:

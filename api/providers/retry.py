@@ -18,6 +18,7 @@ accounts are never delayed: the wait is this account's ``asyncio.sleep``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -29,8 +30,11 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
 from api.providers.base import ProviderError
+from api.telemetry.metrics import record_backoff_retry
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 AWS_THROTTLING_CODES = frozenset(
     {
@@ -97,6 +101,9 @@ class RetryPolicy:
                         code="throttled",
                     ) from None
                 self.retries += 1
+                record_backoff_retry()  # counted against the call it repeats
+                # The log context names the run (or execution), account and provider.
+                logger.info("%s throttled: retry %d in %.1f s", what, attempt, wait)
                 await asyncio.sleep(wait)
 
 

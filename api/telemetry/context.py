@@ -61,6 +61,11 @@ def bind(
             var.reset(token)
 
 
+def set_field(name: str, value: object) -> None:
+    """Bind one id for the rest of the current task (see ``tracing.annotate``)."""
+    _vars[name].set(_text(value))
+
+
 def current() -> dict[str, str]:
     """The ids bound here (only those that are set)."""
     values = {name: var.get() for name, var in _vars.items()}

@@ -14,6 +14,7 @@ of any worker reports the sum (gauges: per ``multiprocess_mode`` below).
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -153,14 +154,24 @@ def record_http_request(route: str, method: str, status: int, duration_s: float)
     HTTP_DURATION.labels(route, method).observe(duration_s)
 
 
+# The labels of the last cloud call this task made, so a retry decided above the SDK (our
+# backoff) is counted against the call it repeats. Per task: contextvars.
+_last_call: contextvars.ContextVar[tuple[str, str, str] | None] = contextvars.ContextVar(
+    "cudly_last_cloud_call", default=None
+)
+
+
 def record_cloud_call(provider: object, service: str, operation: str, outcome: str) -> None:
     """One cloud API call with its final outcome: ``ok``, ``throttled``, ``error`` or ``timeout``."""
-    CLOUD_CALLS.labels(
-        _label(provider, _PROVIDERS),
-        _label(service),
-        _label(operation),
-        _label(outcome, CLOUD_OUTCOMES),
-    ).inc()
+    labels = (_label(provider, _PROVIDERS), _label(service), _label(operation))
+    CLOUD_CALLS.labels(*labels, _label(outcome, CLOUD_OUTCOMES)).inc()
+    _last_call.set(labels)
+
+
+def record_backoff_retry() -> None:
+    """Our backoff is about to repeat the last cloud call this task made."""
+    labels = _last_call.get() or (OTHER, OTHER, OTHER)
+    CLOUD_RETRIES.labels(*labels).inc()
 
 
 def record_throttle(provider: object, service: str, operation: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,7 +24,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, Status, StatusCode
 
-from api.telemetry import context
+from api.telemetry import context, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -184,3 +185,34 @@ def account_task(
         ) as current,
     ):
         yield current
+
+
+def annotate(**fields: object) -> None:
+    """Add ids learnt mid-task (the account of an execution) to its span and log context.
+
+    Binds without unbinding, so call it only inside a task of its own (a fan-out item): the
+    task's context ends with it.
+    """
+    current = trace.get_current_span()
+    if current.is_recording():
+        current.set_attributes(_attributes(fields))
+    for name, value in fields.items():
+        if name in context.FIELDS and value is not None:
+            context.set_field(name, value)
+
+
+@contextmanager
+def collection_run(run_id: object) -> Iterator[None]:
+    """A whole collection run: its log context, its span, and its outcome and duration.
+
+    The run is ``failed`` when the block raises (the runner closes it failed then), else
+    ``completed``.
+    """
+    started = time.perf_counter()
+    with context.bind(run_id=run_id), span("collection.run", run_id=run_id):
+        try:
+            yield
+        except BaseException:
+            metrics.record_run("failed", time.perf_counter() - started)
+            raise
+        metrics.record_run("completed", time.perf_counter() - started)

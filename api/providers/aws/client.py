@@ -53,6 +53,7 @@ from api.enums import AwsAuthMode, Provider
 from api.providers.base import AccountAuth, ConnectivityResult, ProviderError, ensure_identity
 from api.providers.http import botocore_http_session_cls, botocore_verify
 from api.providers.tokens import read_token_file
+from api.telemetry.aws import instrument_aws_session
 
 ROLE_ARN = re.compile(r"^arn:aws:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,500}$")
 EXTERNAL_ID = re.compile(r"^[\x21-\x7e ]{2,1224}$")
@@ -191,7 +192,7 @@ def shared_session() -> aioboto3.Session:
     """
     global _shared_session
     if _shared_session is None:
-        _shared_session = aioboto3.Session()
+        _shared_session = instrument_aws_session(aioboto3.Session())  # call series
     return _shared_session
 
 
@@ -220,7 +221,7 @@ def session_for(credentials: AwsSessionCredentials | None) -> aioboto3.Session |
     cache anyway.
     """
     if credentials is None:
-        return aioboto3.Session()
+        return instrument_aws_session(aioboto3.Session())
     return SigningSession(credentials)
 
 

@@ -29,6 +29,8 @@ from api.kit.pagination import decode_time_id_cursor, encode_cursor
 
 DEFAULT_LIMIT = 50
 MAX_BUCKETS = 1000
+# Time series stay well inside datetime's range (bucket arithmetic never overflows).
+MIN_YEAR, MAX_YEAR = 1970, 9000
 MONEY_PLACES = Decimal("0.000001")
 ZERO = Decimal(0).quantize(MONEY_PLACES)
 # When no start is given, the series covers this much before ``end``.
@@ -131,6 +133,9 @@ def series_range(
     """The (first bucket start, exclusive end) a time series covers; defaults end at now."""
     end = as_utc(end) or now
     start = as_utc(start)
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
+            raise ValidationFailed.for_field(name, f"must be between {MIN_YEAR} and {MAX_YEAR}")
     if start is None:
         start = bucket_start(end, interval)
         for _ in range(DEFAULT_SPAN[interval] - 1):

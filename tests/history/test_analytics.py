@@ -155,3 +155,18 @@ async def test_breakdown_dimensions_and_scope(
     scoped = await make_client(permissions=[f.perm([a.id])])
     assert await totals(scoped, "account") == {str(a.id): Decimal(3)}
     assert await totals(scoped, "provider") == {"aws": Decimal(3)}
+
+
+async def test_out_of_range_times_and_foreign_accounts_are_refused(
+    session: AsyncSession, make_client: MakeClient, admin_client: httpx.AsyncClient
+) -> None:
+    a, b = await f.account(session), await f.account(session)
+    await session.commit()
+    for path in ("/api/history/analytics", "/api/dashboard/savings-over-time"):
+        for params in ({"end": "0001-01-02T00:00:00Z"}, {"start": "9999-12-01T00:00:00Z"}):
+            response = await admin_client.get(path, params=params)
+            assert response.status_code == 400, (path, params, response.text)
+    scoped = await make_client(permissions=[f.perm([a.id])])
+    for path in ("/api/history/analytics", "/api/history/breakdown"):
+        denied = await scoped.get(path, params={"account_ids": str(b.id)})
+        assert denied.status_code == 403, path

@@ -4,16 +4,33 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
+OPENAPI_VENV := .venv-openapi
 STAMP := $(VENV)/.installed-stamp
+LOCK := requirements-lock.txt
 
-.PHONY: run test lint fmt bench install spa spa-deps spa-client spa-test checkov clean pytest
+.PHONY: run test lint lock fmt bench install spa spa-deps spa-client spa-test checkov clean pytest
 
-$(STAMP): pyproject.toml
+# The exact versions of requirements-lock.txt first; then the project itself, which also
+# brings in anything pyproject.toml names that the lock does not have yet (`make lock`).
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r $(LOCK)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(OPENAPI_VENV)/bin/openapi-python-client
+
+# Regenerate the lock from pyproject.toml (runtime + dev), keeping the pinned versions that
+# still fit: run it after changing a dependency, and commit requirements-lock.txt.
+lock: $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header --quiet -o $(LOCK)
+
+# openapi-python-client (the SDK test, tests/structure/test_generated_sdk.py) pins a typer
+# older than the app's, so it lives in a venv of its own, at a fixed version.
+$(OPENAPI_VENV)/bin/openapi-python-client:
+	$(PYTHON) -m venv $(OPENAPI_VENV)
+	$(OPENAPI_VENV)/bin/pip install --quiet --disable-pip-version-check 'openapi-python-client==0.29.1'
 
 # The SPA is built when frontend/ has one; the server shows a placeholder page otherwise.
 spa:
@@ -56,6 +73,7 @@ lint: install
 	$(BIN)/ruff check api tests bench migrations
 	$(BIN)/ruff format --check api tests bench migrations
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 fmt: install
 	$(BIN)/ruff check --fix api tests bench migrations
@@ -76,4 +94,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(OPENAPI_VENV) .mypy_cache .ruff_cache

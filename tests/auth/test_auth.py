@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -127,7 +128,9 @@ async def test_malformed_json_and_wrong_types_are_400(client: httpx.AsyncClient)
 
 
 async def test_chunked_body_over_limit_is_413(client: httpx.AsyncClient) -> None:
-    async def chunks():  # no Content-Length: the limit is enforced while streaming
+    async def chunks() -> AsyncIterator[
+        bytes
+    ]:  # no Content-Length: the limit is enforced while streaming
         for _ in range(20):
             yield b"y" * 100_000
 

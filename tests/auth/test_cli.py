@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import asyncpg
 import pytest
@@ -15,7 +16,7 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("CREDENTIAL_ENCRYPTION_KEY", "ab" * 32)
     get_settings.cache_clear()

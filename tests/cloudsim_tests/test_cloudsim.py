@@ -186,7 +186,7 @@ async def test_gcp_service_account_then_project(cloudsim: SimServer) -> None:
     info = make_gcp_key(SA, f"{cloudsim.url}/token", state=st)
     st.add_project("sim-project", "123456789", "Sim", granted_to=[SA])
     st.add_project("hidden-project", "987654321")
-    creds = service_account.Credentials.from_service_account_info(info, scopes=GCP_SCOPES)
+    creds = service_account.Credentials.from_service_account_info(info, scopes=GCP_SCOPES)  # type: ignore[no-untyped-call]
     await asyncio.to_thread(creds.refresh, google_request(cloudsim))
     assert creds.token
     assert creds.valid
@@ -214,7 +214,7 @@ async def test_gcp_service_account_then_project(cloudsim: SimServer) -> None:
 async def test_gcp_wrong_key_is_refresh_error(cloudsim: SimServer) -> None:
     make_gcp_key(SA, f"{cloudsim.url}/token", state=cloudsim.state)  # registered key
     other = make_gcp_key(SA, f"{cloudsim.url}/token")  # same account, unregistered key
-    creds = service_account.Credentials.from_service_account_info(other, scopes=GCP_SCOPES)
+    creds = service_account.Credentials.from_service_account_info(other, scopes=GCP_SCOPES)  # type: ignore[no-untyped-call]
     with pytest.raises(RefreshError, match="Invalid JWT Signature"):
         await asyncio.to_thread(creds.refresh, google_request(cloudsim))
 
@@ -225,7 +225,7 @@ async def test_gcp_over_plain_http() -> None:
         assert sim.ca_pem_path is None
         info = make_gcp_key(SA, f"{sim.url}/token", state=sim.state)
         sim.state.add_project("sim-project", "1", granted_to=[SA])
-        creds = service_account.Credentials.from_service_account_info(info, scopes=GCP_SCOPES)
+        creds = service_account.Credentials.from_service_account_info(info, scopes=GCP_SCOPES)  # type: ignore[no-untyped-call]
         await asyncio.to_thread(creds.refresh, google_request(sim))
         assert (await gcp_get(sim, "/v3/projects/sim-project", creds.token)).status_code == 200
 
@@ -272,7 +272,7 @@ async def test_gcp_workload_identity_federation(cloudsim: SimServer, tmp_path: A
     st.allow_gcp_impersonation("principal://ci", SA)
     st.add_project("sim-project", "1", granted_to=[SA])
     (tmp_path / "tok").write_text("oidc-token-from-ci")
-    creds = identity_pool.Credentials.from_info(
+    creds = identity_pool.Credentials.from_info(  # type: ignore[no-untyped-call]
         {
             "type": "external_account",
             "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -58,7 +59,7 @@ schema = schemathesis.openapi.from_dict(
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_openapi_document(
-    case: schemathesis.Case, fuzz_server: tuple[LiveServer, str]
+    case: schemathesis.Case[Any], fuzz_server: tuple[LiveServer, str]
 ) -> None:
     server, key = fuzz_server
     case.call_and_validate(

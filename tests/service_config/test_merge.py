@@ -12,12 +12,11 @@ from hypothesis import strategies as st
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.enums import SERVICES, Payment, Provider
+from api.enums import SERVICES, ConfigSource, Payment, Provider
 from api.models import AccountServiceOverride, ServiceConfig
 from api.service_config.merge import (
     CONFIG_FIELDS,
     LIST_FIELDS,
-    ConfigSource,
     EffectiveServiceConfig,
     merge,
 )

@@ -11,6 +11,9 @@ import pytest
 from fastapi import FastAPI
 
 from tests.collection.fakes import FakeCloud
+from tests.credentials.fixtures import aws, sts_proxy
+
+__all__ = ["aws", "sts_proxy"]  # moto behind the counting STS proxy, for end-to-end tests
 
 _counter = itertools.count(1)
 
@@ -59,11 +62,11 @@ async def wait_for_run(
 
 
 async def refresh_and_wait(
-    client: httpx.AsyncClient, body: dict[str, Any] | None = None
+    client: httpx.AsyncClient, body: dict[str, Any] | None = None, *, timeout_s: float = 30.0
 ) -> dict[str, Any]:
     response = await client.post("/api/recommendations/refresh", json=body or {})
     assert response.status_code == 202, response.text
-    return await wait_for_run(client, response.json()["run_id"])
+    return await wait_for_run(client, response.json()["run_id"], timeout_s=timeout_s)
 
 
 @pytest.fixture

@@ -118,3 +118,36 @@ def rekey(
         f"re-encrypted {result.reencrypted} of {result.total} credential blobs with key "
         f"{result.new_key_id} ({result.already_current} already under it)"
     )
+
+
+@app.command()
+def collect(
+    account: list[str] = typer.Option(
+        None, "--account", help="Collect only this account id (repeatable); default: all enabled"
+    ),
+) -> None:
+    """Run one collection cycle now, with a progress bar and a per-account summary.
+
+    Exits 1 when any account failed or timed out (or a run is already in progress).
+    """
+    import uuid
+
+    from rich.console import Console
+
+    from api.collection.cli import run_collect
+    from api.db import database_url
+    from api.migrate import upgrade_async
+
+    try:
+        account_ids = [uuid.UUID(value) for value in account] if account else None
+    except ValueError:
+        typer.echo("--account takes a cloud account id (a UUID)", err=True)
+        raise typer.Exit(2) from None
+    settings = get_settings()
+    url = database_url(settings)
+
+    async def main() -> int:
+        await upgrade_async(url)
+        return await run_collect(settings, url, account_ids, Console())
+
+    raise typer.Exit(asyncio.run(main()))

@@ -3,14 +3,67 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
+from types import FrameType
+from typing import Any
 
 import typer
+from pydantic import AliasChoices, ValidationError
 
-from api.config import get_settings
+from api.config import Settings, get_settings
 
 app = typer.Typer(help="CUDly: cloud commitments across many accounts.", no_args_is_help=True)
 admin_app = typer.Typer(help="Manage administrators.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+
+SETTINGS_ERROR_EXIT = 2
+
+
+def _env_name(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    if info is not None and isinstance(info.validation_alias, AliasChoices):
+        return str(info.validation_alias.choices[0]).upper()
+    return f"CUDLY_{field}".upper()
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """One line per problem, naming the environment variable and what to set it to."""
+    lines: list[str] = []
+    for error in exc.errors():
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        loc = [str(part) for part in error.get("loc", ()) if part != "__root__"]
+        if loc:
+            lines.append(f"{_env_name(loc[0])}: {message}")
+        else:  # a rule across settings: its message names the variables
+            lines.append(message)
+    return lines
+
+
+@app.callback()
+def _check_settings() -> None:
+    """Read the settings before any command: a bad one is a clear line, never a traceback."""
+    try:
+        get_settings()
+    except ValidationError as exc:
+        typer.echo("cudly: invalid settings:", err=True)
+        for line in settings_problems(exc):
+            typer.echo(f"  {line}", err=True)
+        raise typer.Exit(SETTINGS_ERROR_EXIT) from None
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM (systemd, supervisors, test harnesses) exits like Ctrl-C does: exit handlers run.
+
+    uvicorn shuts down gracefully on SIGTERM and then re-raises the signal to the previous
+    handler; with the default one the process dies there and then, and the embedded
+    PostgreSQL it started (stopped from an exit handler) is left running.
+    """
+
+    def exit_now(signum: int, _frame: FrameType | None) -> Any:
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, exit_now)
 
 
 @app.command()
@@ -22,6 +75,7 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    _exit_cleanly_on_sigterm()
     uvicorn.run(
         "api.main:app_factory",
         factory=True,
@@ -29,7 +83,8 @@ def serve(
         port=port or settings.port,
         access_log=False,
         log_config=None,
-        proxy_headers=True,
+        # Forwarding headers are handled in the app, from CUDLY_TRUSTED_PROXIES only.
+        proxy_headers=False,
     )
 
 

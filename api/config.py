@@ -81,14 +81,26 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
     db_pool_size: int = Field(default=10, ge=1)
     db_connect_timeout_s: float = Field(default=5.0, gt=0)
+    # How long a request waits for a pooled connection before it is answered 503.
+    db_pool_timeout_s: float = Field(default=10.0, gt=0)
 
     # --- auth ------------------------------------------------------------------------------
     admin_email: str | None = None
     admin_password: SecretStr | None = None
     token_ttl_s: int = Field(default=12 * 3600, ge=60)
+    # Failed sign-ins per window: per (email, client IP), per email (with backoff), per IP.
     login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_email: int = Field(default=50, ge=1)
     login_max_failures_per_ip: int = Field(default=100, ge=1)
     login_window_s: int = Field(default=300, ge=1)
+
+    # --- web (docs/security.md) ------------------------------------------------------------
+    # Peers (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed; default none.
+    trusted_proxies: str = ""
+    # The URL users reach the server at; https turns on HSTS.
+    public_url: str | None = None
+    # Directories (comma-separated, absolute) that workload-identity token files may live in.
+    wif_token_dirs: str = ""
 
     # --- credentials crypto ----------------------------------------------------------------
     credential_encryption_key: SecretStr | None = Field(

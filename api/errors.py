@@ -7,6 +7,7 @@ Services raise :class:`AppError` subclasses; ``HTTPException`` never appears bel
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -213,9 +215,31 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return await _unhandled(request, exc)
 
 
+POOL_RETRY_AFTER_S = 2
+
+
+async def _pool_exhausted(_: Request, exc: Exception) -> JSONResponse:
+    """Every pooled connection busy past ``CUDLY_DB_POOL_TIMEOUT_S``: overload, not a fault."""
+    logger.warning("database connection pool exhausted", extra={"error_type": type(exc).__name__})
+    return error_response(
+        503,
+        "the server is busy: retry shortly",
+        "unavailable",
+        headers={"Retry-After": str(POOL_RETRY_AFTER_S)},
+    )
+
+
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
-    # The exception type only: messages may carry SQL or secrets.
-    logger.error("unhandled error", extra={"error_type": type(exc).__name__}, exc_info=exc)
+    # The exception type and frames only: messages may carry SQL, bound values or secrets
+    # (a driver quotes the argument it could not encode, whatever hide_parameters says).
+    logger.error(
+        "unhandled error",
+        extra={
+            "error_type": type(exc).__name__,
+            "sqlstate": _sqlstate(exc),
+            "stack": "".join(traceback.format_tb(exc.__traceback__)),
+        },
+    )
     return error_response(500, "internal server error", "internal")
 
 
@@ -224,6 +248,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)
     app.add_exception_handler(Exception, _unhandled)
 
 

@@ -6,6 +6,7 @@ import contextvars
 import json
 import logging
 import sys
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,12 +45,44 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
+_UNSAFE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+# Extras the server writes itself (a traceback's frames): kept multi-line and readable.
+_SERVER_TEXT = frozenset({"stack"})
+
+
+def escape_control(text: str) -> str:
+    """Control, format and line-separator characters as ``\\xNN``/``\\uNNNN`` escapes.
+
+    A logged value a client chose (a path with ``%0a``, a header with ANSI escapes) can then
+    neither start a forged log line nor repaint a terminal.
+    """
+    if text.isprintable():
+        return text
+    out: list[str] = []
+    for ch in text:
+        if unicodedata.category(ch) in _UNSAFE:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 class TextFormatter(logging.Formatter):
+    """One line per record: the message and every extra field have control characters
+    escaped (only a traceback, which the server writes, spans lines)."""
+
     def format(self, record: logging.LogRecord) -> str:
-        base = super().format(record)
-        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        safe = logging.makeLogRecord(vars(record))
+        safe.msg, safe.args = escape_control(record.getMessage()), None
+        base = super().format(safe)
+        extras = " ".join(
+            f"{escape_control(str(k))}={v if k in _SERVER_TEXT else escape_control(str(v))}"
+            for k, v in _extras(record).items()
+        )
         rid = getattr(record, "request_id", None)
-        return f"{base}{' request_id=' + rid if rid else ''}{' ' + extras if extras else ''}"
+        rid_text = f" request_id={escape_control(rid)}" if rid else ""
+        return f"{base}{rid_text}{' ' + extras if extras else ''}"
 
 
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:

@@ -15,11 +15,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.config import Settings, get_settings
 from api.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from api.docs_ui import install_docs
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.kit.crypto import get_key_ring
 from api.kit.embedded_db import start_embedded_postgres, to_asyncpg_url
 from api.logging import configure_logging
-from api.middleware import RequestContextMiddleware
+from api.middleware import install_middleware
 from api.migrate import upgrade_async
 
 logger = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Cloud commitments (RIs, Savings Plans, Reservations, CUDs) across many accounts",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served from the package, not a CDN: api.docs_ui
         redoc_url=None,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
@@ -145,7 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from api.telemetry.endpoints import metrics_router
 
     install_telemetry(app)  # inside the request context: its HTTP series see the matched route
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    install_middleware(app, settings)
+    install_docs(app)
     for router in _routers():
         app.include_router(router, prefix="/api")
     app.include_router(metrics_router)  # GET /metrics, where scrapers look (not under /api)

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request id, body size limit, one access-log line per request."""
+"""Pure ASGI middleware: request id, body size limit, access log, security headers, proxies."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import HTTPException
+from fastapi import FastAPI, HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api.config import Settings
 from api.errors import error_response
 from api.logging import request_id_var
 
@@ -109,3 +111,81 @@ class RequestContextMiddleware:
             "payload_too_large",
         )
         await response(scope, receive, send)
+
+
+# The SPA is a Vite build: its scripts and styles come from 'self'; Mantine (and Swagger UI)
+# set inline styles, so style-src also allows 'unsafe-inline'. No inline script anywhere.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+HSTS = "max-age=31536000; includeSubDomains"
+# Static files that may be cached; every other API answer may carry a token or a key.
+_CACHEABLE_PREFIXES = ("/api/docs/assets/",)
+
+
+class SecurityHeadersMiddleware:
+    """The headers every response carries (docs/security.md): nosniff, no referrer, no framing,
+    a strict CSP, ``Cache-Control: no-store`` on API answers, and HSTS behind https."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        headers = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-frame-options", b"DENY"),
+            (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+            (b"cross-origin-opener-policy", b"same-origin"),
+        ]
+        if hsts:
+            headers.append((b"strict-transport-security", HSTS.encode()))
+        self.headers = headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        no_store = (path == "/api" or path.startswith("/api/")) and not path.startswith(
+            _CACHEABLE_PREFIXES
+        )
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in self.headers if h[0] not in present)
+                if no_store and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+def trusted_proxies(settings: Settings) -> list[str]:
+    return [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
+
+
+def install_middleware(app: FastAPI, settings: Settings) -> None:
+    """Every middleware, outermost last.
+
+    ``X-Forwarded-For``/``-Proto`` are believed only from ``CUDLY_TRUSTED_PROXIES`` (default:
+    nobody), whatever server runs the app; ``cudly serve`` turns uvicorn's own handling off.
+    """
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    public = settings.public_url or ""
+    app.add_middleware(SecurityHeadersMiddleware, hsts=public.lower().startswith("https://"))
+    proxies = trusted_proxies(settings)
+    if proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)

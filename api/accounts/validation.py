@@ -24,6 +24,7 @@ from typing import Any
 
 from api.enums import AwsAuthMode, AzureAuthMode, GcpAuthMode, Provider
 from api.errors import FieldError, ValidationFailed
+from api.kit.types import check_name
 
 AWS_ACCOUNT_ID = re.compile(r"[0-9]{12}")
 AZURE_UUID = re.compile(
@@ -116,10 +117,11 @@ _PROVIDER_LABEL = {Provider.aws: "AWS", Provider.azure: "Azure", Provider.gcp: "
 
 
 def check_text(value: str, field: str) -> str:
-    """Refuse control characters (NUL cannot even be stored) in one-line text."""
+    """Refuse control characters (NUL cannot even be stored) in one-line text, and the
+    invisible format characters (zero-width, bidi overrides) that make look-alike names."""
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
         raise ValueError(f"{field} must not contain control characters")
-    return value
+    return check_name(value, field)
 
 
 def check_multiline_text(value: str, field: str) -> str:
@@ -245,8 +247,19 @@ def validate_account(values: dict[str, Any]) -> dict[str, Any]:
 def _validate_aws(account: dict[str, Any], fail: Fail) -> None:
     mode = AwsAuthMode(account["aws_auth_mode"] or AwsAuthMode.access_keys)
     account["aws_auth_mode"] = mode
-    if mode in ROLE_REQUIRED_MODES and account["aws_role_arn"] is None:
+    role_arn = account["aws_role_arn"]
+    if mode in ROLE_REQUIRED_MODES and role_arn is None:
         fail("aws_role_arn", f"aws_role_arn is required when aws_auth_mode is {mode.value}")
+    elif mode in ROLE_REQUIRED_MODES and AWS_ROLE_ARN.fullmatch(role_arn):
+        # The server's identity (or a bastion's) assumes this role for the account's users:
+        # a role in another AWS account would hand them that account.
+        role_account = role_arn.split(":")[4]
+        if role_account != account["external_id"]:
+            fail(
+                "aws_role_arn",
+                f"the role's AWS account {role_account} must be this account's external_id "
+                f"{account['external_id']}",
+            )
     if mode is AwsAuthMode.bastion:
         if account["aws_bastion_id"] is None:
             fail("aws_bastion_id", "aws_bastion_id is required when aws_auth_mode is bastion")

@@ -12,10 +12,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.auth import repository
+from api.auth import service
 from api.auth.permissions import AccountScope, Principal
-from api.auth.tokens import API_KEY_PREFIX, hash_token
-from api.db import SessionDep
 from api.enums import Action, Resource
 from api.errors import Forbidden, Unauthorized
 
@@ -25,14 +23,15 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API 
 
 async def current_principal(
     request: Request,
-    session: SessionDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
     """Resolve the caller from ``Authorization: Bearer`` (token or key) or ``X-API-Key``; else 401.
 
     An ``Authorization`` header that is present but not a bearer credential is an error, never
-    silently skipped in favour of another header.
+    silently skipped in favour of another header. ``X-API-Key`` takes API keys only. The
+    lookup uses a short session of its own, so it adds no connection (and no write
+    transaction) to the endpoint's.
     """
     if "authorization" in request.headers and bearer is None:
         raise Unauthorized("the Authorization header must be 'Bearer <token or API key>'")
@@ -41,15 +40,12 @@ async def current_principal(
         raise Unauthorized(
             "authentication required: send Authorization: Bearer <token> or X-API-Key"
         )
-    if len(secret) > 256:
-        raise Unauthorized("invalid or expired credentials")
-    digest = hash_token(secret)
-    if secret.startswith(API_KEY_PREFIX):
-        principal = await repository.principal_for_api_key(session, digest)
-    else:
-        principal = await repository.principal_for_session(session, digest)
-    if principal is None:
-        raise Unauthorized("invalid or expired credentials")
+    principal = await service.resolve_principal(
+        request.app.state.read_sessionmaker,
+        request.app.state.sessionmaker,
+        secret,
+        api_key_only=bearer is None,
+    )
     request.state.principal = principal
     return principal
 

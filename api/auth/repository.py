@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.permissions import Permission, Principal
+from api.db import Readable
 from api.enums import Role
 from api.models import ApiKey, Group, Session, User, UserGroup
 
 ADMIN_BOOTSTRAP_LOCK = 727274002
+UNIQUE_VIOLATION = "23505"
+# An API key's last_used_at is written at most this often (a busy script would otherwise
+# turn every read request into a write).
+KEY_TOUCH_INTERVAL_S = 60
+
+
+class DuplicateName(Exception):
+    """A unique email or group name is taken (possibly by a concurrent request)."""
 
 
 def now() -> datetime:
@@ -20,7 +30,7 @@ def now() -> datetime:
 
 
 async def _principal(
-    session: AsyncSession,
+    session: Readable,
     user: User,
     *,
     session_id: uuid.UUID | None = None,
@@ -45,7 +55,10 @@ async def _principal(
     )
 
 
-async def principal_for_session(session: AsyncSession, token_hash: str) -> Principal | None:
+async def principal_for_session(
+    session: Readable, token_hash: str
+) -> tuple[Principal, bool] | None:
+    """The principal of a live login token, and ``False`` (nothing to touch)."""
     row = (
         await session.execute(
             select(Session.id, User)
@@ -61,13 +74,18 @@ async def principal_for_session(session: AsyncSession, token_hash: str) -> Princ
     if row is None:
         return None
     session_id, user = row
-    return await _principal(session, user, session_id=session_id)
+    return await _principal(session, user, session_id=session_id), False
 
 
-async def principal_for_api_key(session: AsyncSession, key_hash: str) -> Principal | None:
+async def principal_for_api_key(session: Readable, key_hash: str) -> tuple[Principal, bool] | None:
+    """The principal of a live API key, and whether its ``last_used_at`` is due an update."""
+    stale = or_(
+        ApiKey.last_used_at.is_(None),
+        ApiKey.last_used_at < func.now() - timedelta(seconds=KEY_TOUCH_INTERVAL_S),
+    )
     row = (
         await session.execute(
-            select(ApiKey.id, User)
+            select(ApiKey.id, stale, User)
             .join(User, User.id == ApiKey.user_id)
             .where(
                 ApiKey.key_hash == key_hash,
@@ -79,9 +97,51 @@ async def principal_for_api_key(session: AsyncSession, key_hash: str) -> Princip
     ).first()
     if row is None:
         return None
-    key_id, user = row
+    key_id, due, user = row
+    return await _principal(session, user, api_key_id=key_id), bool(due)
+
+
+async def touch_api_key(session: AsyncSession, key_id: uuid.UUID) -> None:
     await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=func.now()))
-    return await _principal(session, user, api_key_id=key_id)
+
+
+# --- writes ------------------------------------------------------------------------------
+
+
+async def save(session: AsyncSession) -> None:
+    """Flush pending changes; a taken unique name raises :class:`DuplicateName`."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if (
+            getattr(exc.orig, "sqlstate", None) == UNIQUE_VIOLATION
+            or "unique" in str(exc.orig).lower()
+        ):
+            raise DuplicateName from None
+        raise
+
+
+async def add_user(session: AsyncSession, user: User) -> User:
+    session.add(user)
+    await save(session)
+    return user
+
+
+async def add_group(session: AsyncSession, group: Group) -> Group:
+    session.add(group)
+    await save(session)
+    return group
+
+
+async def add_api_key(session: AsyncSession, key: ApiKey) -> ApiKey:
+    session.add(key)
+    await save(session)
+    return key
+
+
+async def delete_row(session: AsyncSession, row: User | Group) -> None:
+    await session.delete(row)
+    await session.flush()
 
 
 # --- users -------------------------------------------------------------------------------
@@ -93,16 +153,16 @@ async def user_by_email(session: AsyncSession, email: str) -> User | None:
     ).scalar_one_or_none()
 
 
-async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+async def get_user(session: Readable, user_id: uuid.UUID) -> User | None:
     return await session.get(User, user_id)
 
 
-async def list_users(session: AsyncSession) -> list[User]:
+async def list_users(session: Readable) -> list[User]:
     return list((await session.execute(select(User).order_by(User.email, User.id))).scalars())
 
 
 async def group_ids_by_user(
-    session: AsyncSession, user_ids: list[uuid.UUID]
+    session: Readable, user_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[uuid.UUID]]:
     result: dict[uuid.UUID, list[uuid.UUID]] = {uid: [] for uid in user_ids}
     if not user_ids:
@@ -151,11 +211,11 @@ async def existing_group_ids(session: AsyncSession, group_ids: list[uuid.UUID]) 
 # --- groups ------------------------------------------------------------------------------
 
 
-async def list_groups(session: AsyncSession) -> list[Group]:
+async def list_groups(session: Readable) -> list[Group]:
     return list((await session.execute(select(Group).order_by(Group.name, Group.id))).scalars())
 
 
-async def get_group(session: AsyncSession, group_id: uuid.UUID) -> Group | None:
+async def get_group(session: Readable, group_id: uuid.UUID) -> Group | None:
     return await session.get(Group, group_id)
 
 
@@ -188,7 +248,18 @@ async def revoke_user_sessions(session: AsyncSession, user_id: uuid.UUID) -> Non
     )
 
 
-async def list_api_keys(session: AsyncSession, user_id: uuid.UUID | None) -> list[ApiKey]:
+async def revoke_user_api_keys(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """Revoke every live API key of the user; the number revoked."""
+    revoked = await session.execute(
+        update(ApiKey)
+        .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+        .returning(ApiKey.id)
+    )
+    return len(revoked.all())
+
+
+async def list_api_keys(session: Readable, user_id: uuid.UUID | None) -> list[ApiKey]:
     query = select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id)
     if user_id is not None:
         query = query.where(ApiKey.user_id == user_id)

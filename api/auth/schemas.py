@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, field_va
 
 from api.auth.permissions import Permission
 from api.enums import Role
-from api.kit.types import IsoDateTime
+from api.kit.types import IsoDateTime, check_name
 
 PASSWORD_MIN = 10
 PASSWORD_MAX = 256
@@ -67,6 +67,10 @@ class UserUpdate(StrictIn):
     role: Role | None = None
     is_active: bool | None = None
     group_ids: list[uuid.UUID] | None = Field(default=None, max_length=100)
+    revoke_api_keys: bool = Field(
+        default=False,
+        description="Also revoke every API key of the user (keys survive a password reset otherwise)",
+    )
 
 
 class UserList(BaseModel):
@@ -83,7 +87,7 @@ class GroupIn(StrictIn):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
-        return value
+        return check_name(value, "name")
 
 
 class GroupOut(BaseModel):
@@ -101,6 +105,12 @@ class GroupList(BaseModel):
 
 class ApiKeyCreate(StrictIn):
     name: str = Field(min_length=1, max_length=255)
+
+    @field_validator("name")
+    @classmethod
+    def _visible(cls, value: str) -> str:
+        return check_name(value, "name")
+
     expires_at: IsoDateTime | None = None
 
     @field_validator("expires_at")
@@ -128,20 +138,3 @@ class ApiKeyCreated(ApiKeyOut):
 
 class ApiKeyList(BaseModel):
     api_keys: list[ApiKeyOut]
-
-
-class AuditEventOut(BaseModel):
-    id: uuid.UUID
-    actor_id: uuid.UUID | None
-    actor_email: str | None
-    action: str
-    target_type: str
-    target_id: str | None
-    changed_fields: list[str]
-    request_id: str | None
-    created_at: datetime
-
-
-class AuditList(BaseModel):
-    events: list[AuditEventOut]
-    next_cursor: str | None

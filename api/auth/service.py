@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.audit import service as audit
 from api.auth import repository
 from api.auth.passwords import hash_password, verify_password
 from api.auth.permissions import Principal
-from api.auth.schemas import GroupIn, UserCreate, UserUpdate
-from api.auth.tokens import api_key_display_prefix, hash_token, new_api_key, new_session_token
+from api.auth.repository import DuplicateName
+from api.auth.schemas import GroupIn, UserCreate, UserOut, UserUpdate
+from api.auth.tokens import (
+    API_KEY_PREFIX,
+    api_key_display_prefix,
+    hash_token,
+    new_api_key,
+    new_session_token,
+)
 from api.config import Settings
+from api.db import AsyncReadSession, Readable, unit_of_work
 from api.enums import Role
 from api.errors import (
     Conflict,
@@ -31,32 +42,104 @@ from api.models import ApiKey, Group, Session, User
 
 logger = logging.getLogger(__name__)
 
+# One gate per event loop (tests run several loops in one process).
+_login_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@asynccontextmanager
+async def _login_step(
+    maker: async_sessionmaker[AsyncSession], settings: Settings
+) -> AsyncIterator[AsyncSession]:
+    """A unit of work for sign-in, at most ``db_pool_size`` at once in this process.
+
+    The pool holds twice that (its overflow), so a flood of sign-ins queues here, costing
+    no connection, while every other request still finds one.
+    """
+    loop = asyncio.get_running_loop()
+    gate = _login_gates.get(loop)
+    if gate is None:
+        gate = _login_gates[loop] = asyncio.Semaphore(settings.db_pool_size)
+    async with gate, unit_of_work(maker) as session:
+        yield session
+
+
 INVALID_LOGIN = "invalid email or password"
+INVALID_CREDENTIALS = "invalid or expired credentials"
+USER_EXISTS = "a user with this email already exists"
+GROUP_EXISTS = "a group with this name already exists"
 
 
 @dataclass(frozen=True)
 class LoginResult:
     token: str
     expires_at: datetime
-    user: User
+    user: UserOut
 
 
-def _buckets(email: str, ip: str | None, settings: Settings) -> list[tuple[str, int]]:
-    """Rate-limit keys and their limits; hashed so any input fits and no address is stored.
+def to_user_out(user: User, group_ids: list[uuid.UUID]) -> UserOut:
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        role=Role(user.role),
+        is_active=user.is_active,
+        group_ids=group_ids,
+        created_at=user.created_at,
+        updated_at=user.updated_at,
+    )
 
-    One email gets few tries (guessing one password); one IP gets many more, since offices,
-    NATs and CI runners put many honest users behind one address.
+
+async def user_out(session: Readable, user: User) -> UserOut:
+    """The user as the API shows it, with their group ids."""
+    groups = await repository.group_ids_by_user(session, [user.id])
+    return to_user_out(user, groups[user.id])
+
+
+async def list_users(session: Readable) -> list[UserOut]:
+    """Every user, by email, with their group ids."""
+    users = await repository.list_users(session)
+    groups = await repository.group_ids_by_user(session, [u.id for u in users])
+    return [to_user_out(u, groups[u.id]) for u in users]
+
+
+async def list_groups(session: Readable) -> list[Group]:
+    """Every group, by name."""
+    return await repository.list_groups(session)
+
+
+def _digest(text: str) -> str:
+    return hash_token(text)[:40]
+
+
+def login_limits(email: str, ip: str | None, settings: Settings) -> list[ratelimit.Limit]:
+    """The buckets one sign-in attempt counts in; hashed, so no address or email is stored.
+
+    Tightest first: one (email, client IP) pair gets few tries (guessing one password from
+    one place); the email alone gets many more, with backoff, so an attacker's address can
+    slow but never lock out the user signing in from elsewhere; one IP gets many, since
+    offices, NATs and CI runners put many honest users behind one address.
     """
-    buckets = [
-        (f"login-email:{hash_token(email.strip().lower())[:40]}", settings.login_max_failures)
+    window = settings.login_window_s
+    who = email.strip().lower()
+    pair = _digest(f"{who} {ip or '-'}")
+    limits = [
+        ratelimit.Limit(f"login-email-ip:{pair}", settings.login_max_failures, window),
+        ratelimit.Limit(
+            f"login-email:{_digest(who)}",
+            settings.login_max_failures_per_email,
+            window,
+            backoff=True,
+        ),
     ]
     if ip:
-        buckets.append((f"login-ip:{hash_token(ip)[:40]}", settings.login_max_failures_per_ip))
-    return buckets
+        limits.append(
+            ratelimit.Limit(f"login-ip:{_digest(ip)}", settings.login_max_failures_per_ip, window)
+        )
+    return limits
 
 
 async def login(
-    session: AsyncSession,
     maker: async_sessionmaker[AsyncSession],
     settings: Settings,
     email: str,
@@ -64,36 +147,80 @@ async def login(
     ip: str | None,
     user_agent: str | None,
 ) -> LoginResult:
-    """Check the password and open a session; throttled per email and per IP (429 when over)."""
-    window = settings.login_window_s
-    buckets = _buckets(email, ip, settings)
-    for bucket, limit in buckets:
-        current = await ratelimit.peek(session, bucket, window)
-        if current.count >= limit:
+    """Check the password and open a session; throttled per (email, IP), email and IP (429).
+
+    The attempt is counted *before* the password is checked, in one atomic statement per
+    bucket, so concurrent guesses cannot all slip under the limit; a success gives its
+    count back. No database connection is held while Argon2 runs: a burst of logins
+    costs CPU, never the pool other requests need.
+    """
+    limits = login_limits(email, ip, settings)
+    async with _login_step(maker, settings) as session:
+        # The count commits with its statement: one IP's bucket is shared by every attempt
+        # from it, and its row must never stay locked across a round trip.
+        await ratelimit.use_autocommit(session)
+        user = await repository.user_by_email(session, email)
+        blocked = await ratelimit.consume(session, limits)
+        if blocked is not None:
             raise TooManyRequests(
-                "too many failed sign-in attempts; wait and try again", current.retry_after_s
+                "too many failed sign-in attempts; wait and try again", blocked.retry_after_s
             )
-    user = await repository.user_by_email(session, email)
     # Same work, same message for an unknown email and a wrong password: no enumeration.
     valid = await verify_password(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
-        for bucket, _ in buckets:
-            await ratelimit.hit(maker, bucket, window)
         raise Unauthorized(INVALID_LOGIN, code="invalid_credentials")
-    await ratelimit.reset(maker, buckets[0][0])
     token = new_session_token()
     expires_at = datetime.now(UTC) + timedelta(seconds=settings.token_ttl_s)
-    await repository.add_session(
-        session,
-        Session(
-            user_id=user.id,
-            token_hash=hash_token(token),
-            expires_at=expires_at,
-            ip=ip,
-            user_agent=(user_agent or "")[:512] or None,
-        ),
-    )
-    return LoginResult(token=token, expires_at=expires_at, user=user)
+    async with _login_step(maker, settings) as session:
+        await ratelimit.refund(session, limits[1:])
+        await ratelimit.reset(session, limits[0].bucket)
+        await repository.add_session(
+            session,
+            Session(
+                user_id=user.id,
+                token_hash=hash_token(token),
+                expires_at=expires_at,
+                ip=ip,
+                user_agent=(user_agent or "")[:512] or None,
+            ),
+        )
+        shown = await user_out(session, user)
+    return LoginResult(token=token, expires_at=expires_at, user=shown)
+
+
+async def resolve_principal(
+    read_maker: async_sessionmaker[AsyncSession],
+    maker: async_sessionmaker[AsyncSession],
+    secret: str,
+    *,
+    api_key_only: bool,
+) -> Principal:
+    """The caller behind a login token or API key; 401 when it is unknown, expired or revoked.
+
+    Looked up on a short read session released before the endpoint runs, so a request
+    holds one pooled connection at a time. An API key's ``last_used_at`` is written at
+    most once a minute, in a transaction of its own.
+    """
+    if len(secret) > 256:
+        raise Unauthorized(INVALID_CREDENTIALS)
+    is_key = secret.startswith(API_KEY_PREFIX)
+    if api_key_only and not is_key:
+        raise Unauthorized("X-API-Key accepts API keys only: send a login token as a Bearer token")
+    digest = hash_token(secret)
+    async with read_maker() as session:
+        reader = AsyncReadSession(session)
+        if is_key:
+            found = await repository.principal_for_api_key(reader, digest)
+        else:
+            found = await repository.principal_for_session(reader, digest)
+        await session.rollback()
+    if found is None:
+        raise Unauthorized(INVALID_CREDENTIALS)
+    principal, stale = found
+    if stale and principal.api_key_id is not None:
+        async with unit_of_work(maker) as session:
+            await repository.touch_api_key(session, principal.api_key_id)
+    return principal
 
 
 async def logout(session: AsyncSession, principal: Principal) -> None:
@@ -117,11 +244,10 @@ async def _insert_user(
     if await repository.user_by_email(session, email) is not None:
         raise Conflict("a user with this email already exists", code="user_exists")
     user = User(email=email, password_hash=await hash_password(password), role=role.value)
-    session.add(user)
     try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise Conflict("a user with this email already exists", code="user_exists") from exc
+        await repository.add_user(session, user)
+    except DuplicateName:
+        raise Conflict(USER_EXISTS, code="user_exists") from None
     await repository.set_user_groups(session, user.id, group_ids)
     return user
 
@@ -162,7 +288,7 @@ async def create_user(session: AsyncSession, actor: Principal | None, data: User
     return user
 
 
-async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+async def get_user(session: Readable, user_id: uuid.UUID) -> User:
     user = await repository.get_user(session, user_id)
     if user is None:
         raise NotFound("user not found", code="user_not_found")
@@ -177,12 +303,20 @@ async def _ensure_an_admin_remains(session: AsyncSession) -> None:
 async def update_user(
     session: AsyncSession, actor: Principal, user_id: uuid.UUID, data: UserUpdate
 ) -> User:
-    """Change the fields present in ``data``; revokes the user's sessions on password change or deactivation."""
+    """Change the fields present in ``data``; revokes the user's sessions on password change or deactivation.
+
+    ``revoke_api_keys`` also revokes every API key of the user (a password reset after a
+    leak); otherwise keys survive a password change.
+    """
     user = await get_user(session, user_id)
-    changed = {name for name in data.model_fields_set if getattr(data, name) is not None}
+    changed = {
+        name
+        for name in data.model_fields_set - {"revoke_api_keys"}
+        if getattr(data, name) is not None
+    }
     if data.email is not None and str(data.email).lower() != user.email.lower():
         if await repository.user_by_email(session, str(data.email)) is not None:
-            raise Conflict("a user with this email already exists", code="user_exists")
+            raise Conflict(USER_EXISTS, code="user_exists")
         user.email = str(data.email)
     if data.password is not None:
         user.password_hash = await hash_password(data.password.get_secret_value())
@@ -194,13 +328,15 @@ async def update_user(
         await _require_groups(session, data.group_ids)
         await repository.set_user_groups(session, user.id, data.group_ids)
     try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise Conflict("a user with this email already exists", code="user_exists") from exc
+        await repository.save(session)
+    except DuplicateName:
+        raise Conflict(USER_EXISTS, code="user_exists") from None
     if data.role is not None or data.is_active is not None:
         await _ensure_an_admin_remains(session)
     if data.password is not None or data.is_active is False:
         await repository.revoke_user_sessions(session, user.id)
+    if data.revoke_api_keys and await repository.revoke_user_api_keys(session, user.id):
+        changed.add("api_keys")
     await audit.record(session, actor, "user.update", "user", user.id, changed)
     return user
 
@@ -210,8 +346,7 @@ async def delete_user(session: AsyncSession, actor: Principal, user_id: uuid.UUI
     user = await get_user(session, user_id)
     if user.id == actor.user_id:
         raise Conflict("you cannot delete yourself", code="self_delete")
-    await session.delete(user)
-    await session.flush()
+    await repository.delete_row(session, user)
     await _ensure_an_admin_remains(session)
     await audit.record(session, actor, "user.delete", "user", user_id)
 
@@ -219,24 +354,23 @@ async def delete_user(session: AsyncSession, actor: Principal, user_id: uuid.UUI
 async def create_group(session: AsyncSession, actor: Principal, data: GroupIn) -> Group:
     """Create a group of permissions (admin only)."""
     if await repository.group_by_name(session, data.name) is not None:
-        raise Conflict("a group with this name already exists", code="group_exists")
+        raise Conflict(GROUP_EXISTS, code="group_exists")
     group = Group(
         name=data.name,
         description=data.description,
         permissions=[p.model_dump(mode="json", exclude_none=True) for p in data.permissions],
     )
-    session.add(group)
     try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise Conflict("a group with this name already exists", code="group_exists") from exc
+        await repository.add_group(session, group)
+    except DuplicateName:
+        raise Conflict(GROUP_EXISTS, code="group_exists") from None
     await audit.record(
         session, actor, "group.create", "group", group.id, data.model_fields_set | {"name"}
     )
     return group
 
 
-async def get_group(session: AsyncSession, group_id: uuid.UUID) -> Group:
+async def get_group(session: Readable, group_id: uuid.UUID) -> Group:
     group = await repository.get_group(session, group_id)
     if group is None:
         raise NotFound("group not found", code="group_not_found")
@@ -250,7 +384,7 @@ async def update_group(
     group = await get_group(session, group_id)
     other = await repository.group_by_name(session, data.name)
     if other is not None and other.id != group.id:
-        raise Conflict("a group with this name already exists", code="group_exists")
+        raise Conflict(GROUP_EXISTS, code="group_exists")
     new_permissions = [p.model_dump(mode="json", exclude_none=True) for p in data.permissions]
     changed = [
         name
@@ -262,15 +396,17 @@ async def update_group(
         if old != new
     ]
     group.name, group.description, group.permissions = data.name, data.description, new_permissions
-    await session.flush()
+    try:
+        await repository.save(session)
+    except DuplicateName:
+        raise Conflict(GROUP_EXISTS, code="group_exists") from None
     await audit.record(session, actor, "group.update", "group", group.id, changed)
     return group
 
 
 async def delete_group(session: AsyncSession, actor: Principal, group_id: uuid.UUID) -> None:
     group = await get_group(session, group_id)
-    await session.delete(group)
-    await session.flush()
+    await repository.delete_row(session, group)
     await audit.record(session, actor, "group.delete", "group", group_id)
 
 
@@ -292,15 +428,12 @@ async def create_api_key(
         key_hash=hash_token(key),
         expires_at=expires_at,
     )
-    session.add(row)
-    await session.flush()
+    await repository.add_api_key(session, row)
     await audit.record(session, actor, "api_key.create", "api_key", row.id, ["name", "expires_at"])
     return row, key
 
 
-async def list_api_keys(
-    session: AsyncSession, actor: Principal, *, all_users: bool
-) -> list[ApiKey]:
+async def list_api_keys(session: Readable, actor: Principal, *, all_users: bool) -> list[ApiKey]:
     if all_users and not actor.is_admin:
         raise Forbidden("listing every user's keys needs the admin role", code="admin_required")
     return await repository.list_api_keys(session, None if all_users else actor.user_id)
@@ -314,5 +447,5 @@ async def revoke_api_key(session: AsyncSession, actor: Principal, key_id: uuid.U
     if key.revoked_at is not None:
         return  # idempotent: revoking twice is not an error
     key.revoked_at = datetime.now(UTC)
-    await session.flush()
+    await repository.save(session)
     await audit.record(session, actor, "api_key.revoke", "api_key", key.id, ["revoked_at"])

@@ -42,6 +42,7 @@ from pydantic import (
 from api.config import Settings
 from api.enums import AwsAuthMode, AzureAuthMode, CredentialType, GcpAuthMode, Provider
 from api.errors import FieldError, ValidationFailed
+from api.providers.tokens import PATH_REFUSED, allowed_token_path
 
 JSON_DOC_MAX_BYTES = 64 * 1024
 TOKEN_MAX = 16 * 1024
@@ -388,8 +389,24 @@ def impersonated_service_account(url: str, settings: Settings) -> str | None:
     return match.group(1) if match else None
 
 
+def _token_file(credentials: BaseModel) -> tuple[str, str] | None:
+    """(field, path) of the server-side token file a WIF credential names, if any."""
+    if isinstance(credentials, AwsWifIn) and credentials.web_identity_token_file is not None:
+        return "web_identity_token_file", credentials.web_identity_token_file
+    if isinstance(credentials, AzureWifIn) and credentials.federated_token_file is not None:
+        return "federated_token_file", credentials.federated_token_file
+    if isinstance(credentials, GcpWifIn):
+        return "external_account_json", str(credentials.info()["credential_source"]["file"])
+    return None
+
+
 def check_endpoints(credentials: BaseModel, settings: Settings, *, prefix: str = "") -> None:
-    """400 when a credential names a host other than the configured cloud endpoints."""
+    """400 when a credential names a host other than the configured cloud endpoints, or a
+    token file outside ``CUDLY_WIF_TOKEN_DIRS`` (symlinks resolved; the file is not opened,
+    so the answer is the same whatever is, or is not, at that path)."""
+    token_file = _token_file(credentials)
+    if token_file is not None and allowed_token_path(token_file[1], settings) is None:
+        raise ValidationFailed.for_field(f"{prefix}{token_file[0]}", PATH_REFUSED)
     if isinstance(credentials, GcpServiceAccountIn):
         token_uri = credentials.info()["token_uri"]
         if token_uri != settings.gcp_token_uri:

@@ -236,18 +236,22 @@ async def resolve_account_auth(
 
 
 async def enforce_test_rate_limit(
-    maker: async_sessionmaker[AsyncSession], settings: Settings, account_id: uuid.UUID
+    session: AsyncSession, settings: Settings, account_id: uuid.UUID
 ) -> None:
     """429 with ``Retry-After`` past ``test_rate_limit_per_minute`` tests of one account.
 
-    Counted in PostgreSQL, so the limit holds across workers and replicas.
+    Counted in PostgreSQL on the request's own session (one atomic check-and-count), so
+    the limit holds across workers and replicas without a second pooled connection.
     """
-    window = await ratelimit.hit(maker, f"test:{account_id}", TEST_WINDOW_S)
-    if window.count > settings.test_rate_limit_per_minute:
+    limit = ratelimit.Limit(
+        f"test:{account_id}", settings.test_rate_limit_per_minute, TEST_WINDOW_S
+    )
+    blocked = await ratelimit.consume(session, [limit])
+    if blocked is not None:
         raise TooManyRequests(
             f"at most {settings.test_rate_limit_per_minute} connectivity tests per account "
-            f"per minute: retry in {window.retry_after_s} s",
-            window.retry_after_s,
+            f"per minute: retry in {blocked.retry_after_s} s",
+            blocked.retry_after_s,
         )
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from api.errors import ValidationFailed
+from api.kit.types import as_utc
 
 MAX_LIMIT = 500
 
@@ -40,7 +41,7 @@ def decode_cursor(cursor: str, arity: int) -> list[str]:
 def decode_time_id_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     when, ident = decode_cursor(cursor, 2)
     try:
-        return datetime.fromisoformat(when), uuid.UUID(ident)
+        return as_utc(datetime.fromisoformat(when)), uuid.UUID(ident)
     except ValueError as exc:
         raise ValidationFailed.for_field(
             "cursor", "invalid cursor: use next_cursor from a previous page"

@@ -1,74 +1,79 @@
-"""Fixed-window counters in PostgreSQL, so every worker and replica shares one limit.
+"""Fixed-window limits counted in PostgreSQL, so every worker and replica shares them.
 
-One upsert per hit: the row is reset when its window has passed, else incremented, and the
-new count decides. Postgres serialises concurrent upserts on the same key, so N parallel
-hits from N workers count exactly N.
+A limit is *consumed* before the work it guards: one atomic statement checks every bucket
+and counts in all of them, or in none when one is full (:mod:`api.kit.ratelimit_repository`),
+so concurrent callers can never all pass a check that none of them has counted yet.
+Everything runs on the caller's session: the limiter never takes a second pooled connection
+nor opens a transaction of its own. A caller inside a transaction keeps the bucket rows
+locked until it commits; a caller that must not (sign-in, under a burst) calls
+:func:`use_autocommit` first.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-from sqlalchemy import delete, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import RateLimitWindow
-
-_HIT = text(
-    """
-    INSERT INTO rate_limit_windows AS w (bucket, window_start, count)
-    VALUES (:bucket, now(), 1)
-    ON CONFLICT (bucket) DO UPDATE SET
-        window_start = CASE WHEN w.window_start <= now() - make_interval(secs => :window)
-                            THEN now() ELSE w.window_start END,
-        count = CASE WHEN w.window_start <= now() - make_interval(secs => :window)
-                     THEN 1 ELSE w.count + 1 END
-    RETURNING count, window_start, now() AS db_now
-    """
-)
-
-_PEEK = text(
-    """
-    SELECT count, window_start, now() AS db_now FROM rate_limit_windows
-    WHERE bucket = :bucket AND window_start > now() - make_interval(secs => :window)
-    """
-)
+from api.kit import ratelimit_repository as repository
 
 
 @dataclass(frozen=True)
-class Window:
-    count: int
+class Limit:
+    """At most ``limit`` events per ``window_s`` in ``bucket``.
+
+    With ``backoff``, a window that ended full makes the next one twice as long (up to 64x),
+    so a sustained attack is slowed more and more while a burst of typos costs one window.
+    """
+
+    bucket: str
+    limit: int
+    window_s: int
+    backoff: bool = False
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """The first limit that refused the event, and when to retry."""
+
+    limit: Limit
     retry_after_s: int
 
 
-def _retry_after(window_start: datetime, db_now: datetime, window_s: int) -> int:
-    remaining = (window_start + timedelta(seconds=window_s) - db_now).total_seconds()
-    return max(1, math.ceil(remaining))
+async def consume(session: AsyncSession, limits: Sequence[Limit]) -> Blocked | None:
+    """Count one event in every bucket, or return the first one that is full.
 
-
-async def hit(maker: async_sessionmaker[AsyncSession], bucket: str, window_s: int) -> Window:
-    """Count one event in ``bucket`` and return the window's count.
-
-    Runs in a transaction of its own, committed at once: the request that triggered it may
-    fail and roll back (a failed login does), and the hit must still count.
+    One statement for all buckets; when this returns :class:`Blocked`, nothing was counted.
     """
-    async with maker() as session, session.begin():
-        row = (await session.execute(_HIT, {"bucket": bucket, "window": window_s})).one()
-    count, window_start, db_now = row
-    return Window(count=count, retry_after_s=_retry_after(window_start, db_now, window_s))
+    if not limits:
+        return None
+    counted = await repository.consume(
+        session,
+        [limit.bucket for limit in limits],
+        [limit.limit for limit in limits],
+        [limit.window_s for limit in limits],
+        [limit.backoff for limit in limits],
+    )
+    for limit in limits:
+        if limit.bucket not in counted:
+            left = await repository.seconds_left(session, limit.bucket, limit.window_s)
+            return Blocked(limit=limit, retry_after_s=max(1, math.ceil(left)))
+    return None
 
 
-async def peek(session: AsyncSession, bucket: str, window_s: int) -> Window:
-    """The current count without adding to it."""
-    row = (await session.execute(_PEEK, {"bucket": bucket, "window": window_s})).first()
-    if row is None:
-        return Window(count=0, retry_after_s=0)
-    count, window_start, db_now = row
-    return Window(count=count, retry_after_s=_retry_after(window_start, db_now, window_s))
+async def use_autocommit(session: AsyncSession) -> None:
+    """Each statement of ``session`` commits at once (call before its first statement)."""
+    await repository.use_autocommit(session)
 
 
-async def reset(maker: async_sessionmaker[AsyncSession], bucket: str) -> None:
-    async with maker() as session, session.begin():
-        await session.execute(delete(RateLimitWindow).where(RateLimitWindow.bucket == bucket))
+async def refund(session: AsyncSession, limits: Sequence[Limit]) -> None:
+    """Give back the event counted in each bucket (the guarded work turned out harmless)."""
+    for limit in limits:
+        await repository.refund(session, limit.bucket)
+
+
+async def reset(session: AsyncSession, bucket: str) -> None:
+    """Forget a bucket's window altogether."""
+    await repository.reset(session, bucket)

@@ -100,3 +100,5 @@ class RateLimitWindow(Base):
     bucket: Mapped[str] = mapped_column(String(255), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # Consecutive windows that ended full: a backoff bucket's next window lasts 2**strikes longer.
+    strikes: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")

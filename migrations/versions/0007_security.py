@@ -1,4 +1,4 @@
-"""security
+"""security: backoff strikes on the shared rate-limit windows
 
 Revision ID: 0007
 Revises: 0006
@@ -7,6 +7,9 @@ Create Date: 2026-12-01
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
@@ -14,8 +17,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.add_column(
+        "rate_limit_windows",
+        sa.Column("strikes", sa.Integer(), server_default="0", nullable=False),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_column("rate_limit_windows", "strikes")

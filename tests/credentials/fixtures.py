@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import CloudAccount
@@ -42,6 +43,9 @@ def cloudsim_settings(sim: SimServer) -> dict[str, object]:
     }
 
 
+MOTO_ACCOUNT = "123456789012"
+
+
 async def add_account(session: AsyncSession, provider: str = "aws", **fields: Any) -> CloudAccount:
     """Insert and commit a cloud account (the accounts API is not needed to arrange one)."""
     values: dict[str, Any] = {"name": f"{provider}-{uuid.uuid4().hex[:8]}", "provider": provider}
@@ -65,6 +69,19 @@ async def add_account(session: AsyncSession, provider: str = "aws", **fields: An
             "gcp_auth_mode": "service_account_key",
         }
     values.update(fields)
+    if provider == "aws" and "external_id" not in fields:
+        # SPEC §3: the session's identity must be the account's own; moto's IAM users live in
+        # its default account, an assumed role in the role's account (the first account of
+        # each gets that id; later ones keep a random one).
+        role = values.get("aws_role_arn")
+        wanted = role.split(":")[4] if role else MOTO_ACCOUNT
+        taken = await session.scalar(
+            select(CloudAccount.id).where(
+                CloudAccount.provider == "aws", CloudAccount.external_id == wanted
+            )
+        )
+        if taken is None:
+            values["external_id"] = wanted
     account = CloudAccount(**values)
     session.add(account)
     await session.commit()

@@ -287,8 +287,10 @@ async def test_workload_identity_federation(
 
     token_file = tmp_path / "token"
     token_file.write_text("oidc.jwt.from-file\n")
-    from_file = await add_account(
-        session, aws_auth_mode="workload_identity_federation", aws_role_arn=TARGET_ROLE
+    from_file = await add_account(  # a role of its own account: SPEC §3 identity check
+        session,
+        aws_auth_mode="workload_identity_federation",
+        aws_role_arn=TARGET_ROLE.replace("222233334444", "222233334445"),
     )
     await store(
         admin_client, from_file, {"type": "aws_wif", "web_identity_token_file": str(token_file)}

@@ -21,6 +21,7 @@ from api.config import Settings
 from api.kit.crypto import get_key_ring
 from api.models import AccountCredential, CloudAccount
 from tests.cloudsim import SimServer, make_gcp_key
+from tests.credentials.conftest import WIF_TOKEN_DIRS
 from tests.credentials.fixtures import (
     CLIENT,
     PROJECT,
@@ -37,7 +38,8 @@ ARM_SCOPE = "https://management.azure.com/.default"
 
 @pytest.fixture
 def settings_overrides(cloudsim_server: SimServer) -> dict[str, object]:
-    return cloudsim_settings(cloudsim_server)
+    # Token files live in pytest's temporary directories (CUDLY_WIF_TOKEN_DIRS).
+    return cloudsim_settings(cloudsim_server) | {"wif_token_dirs": WIF_TOKEN_DIRS}
 
 
 async def store(client: httpx.AsyncClient, account: CloudAccount, body: dict[str, Any]) -> None:

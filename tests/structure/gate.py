@@ -3,19 +3,19 @@ for as long as the test needs to look at what the product holds meanwhile."""
 
 from __future__ import annotations
 
-import http.client
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+
+import httpx
+
+_HOP_BY_HOP = {"transfer-encoding", "connection", "content-length", "content-encoding"}
 
 
 class Gate:
     def __init__(self, upstream: str) -> None:
-        parts = urlsplit(upstream)
-        self.upstream_host = parts.hostname or "127.0.0.1"
-        self.upstream_port = parts.port or 80
+        self.upstream = upstream.rstrip("/")
         self.arrived = threading.Event()  # set when a request is waiting at the gate
         self.opened = threading.Event()  # set by the test: let requests through
         self.url = ""
@@ -26,26 +26,28 @@ def _handler(gate: Gate) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-        def _forward(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+        def _pass(self) -> None:
+            size = int(self.headers.get("Content-Length") or 0)
+            payload = self.rfile.read(size) if size else None
             gate.arrived.set()
             gate.opened.wait(timeout=60)
-            conn = http.client.HTTPConnection(gate.upstream_host, gate.upstream_port, timeout=30)
-            conn.request(self.command, self.path, body=body or None, headers=dict(self.headers))
-            response = conn.getresponse()
-            data = response.read()
-            self.send_response(response.status)
-            for key, value in response.getheaders():
-                if key.lower() not in {"transfer-encoding", "connection", "content-length"}:
-                    self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
+            # Headers as sent (Host included): an AWS signature covers them.
+            upstream = httpx.request(
+                self.command,
+                gate.upstream + self.path,
+                content=payload,
+                headers=list(self.headers.items()),
+                timeout=30,
+            )
+            self.send_response(upstream.status_code)
+            for name, value in upstream.headers.multi_items():
+                if name.lower() not in _HOP_BY_HOP:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(upstream.content)))
             self.end_headers()
-            self.wfile.write(data)
-            conn.close()
+            self.wfile.write(upstream.content)
 
-        do_POST = _forward
-        do_GET = _forward
+        do_GET = do_POST = _pass
 
     return Handler
 

@@ -358,8 +358,8 @@ async def _assume_role(
     return _temporary(answer)
 
 
-async def _read_token_file(path: str) -> str:
-    return await read_token_file(path, "web identity token")
+async def _read_token_file(path: str, settings: Settings) -> str:
+    return await read_token_file(path, "web identity token", settings)
 
 
 async def _assume_role_with_web_identity(
@@ -369,7 +369,7 @@ async def _assume_role_with_web_identity(
         token = credentials.web_identity_token.get_secret_value()
     else:
         assert credentials.web_identity_token_file is not None
-        token = await _read_token_file(credentials.web_identity_token_file)
+        token = await _read_token_file(credentials.web_identity_token_file, settings)
     try:
         # Unsigned: the token is the credential (and the server may have no AWS identity).
         # Placeholder keys keep the shared session from resolving (and caching) the ambient
@@ -511,6 +511,9 @@ class AwsProvider:
         credentials = await resolve_session(auth, settings)
         try:
             arn = await caller_identity(credentials, settings, _describe(auth))
+            # arn:aws:sts::<account>:assumed-role/… — keys of another account never pass.
+            observed = arn.split(":")[4] if arn.count(":") >= 5 else arn
+            ensure_identity(Provider.aws, auth.account.external_id, observed, what="AWS account")
         except ProviderError:
             assumed_role_cache.evict_account(auth.account.id)
             raise

@@ -25,7 +25,7 @@ from azure.identity.aio import ClientAssertionCredential, ClientSecretCredential
 from api.config import Settings
 from api.credentials.schemas import AzureClientSecretIn, AzureWifIn
 from api.enums import Provider
-from api.providers.base import AccountAuth, ConnectivityResult, ProviderError
+from api.providers.base import AccountAuth, ConnectivityResult, ProviderError, ensure_identity
 from api.providers.http import async_client, ssl_context
 from api.providers.tokens import read_token_file
 
@@ -84,8 +84,8 @@ def _transport(settings: Settings) -> AioHttpTransport:
     )
 
 
-async def _read_token_file(path: str) -> str:
-    return await read_token_file(path, "federated token")
+async def _read_token_file(path: str, settings: Settings) -> str:
+    return await read_token_file(path, "federated token", settings)
 
 
 async def credential_for(auth: AccountAuth, settings: Settings) -> AsyncTokenCredential:
@@ -107,7 +107,7 @@ async def credential_for(auth: AccountAuth, settings: Settings) -> AsyncTokenCre
         else:
             assert creds.federated_token_file is not None
             # Read now (in a thread): the credential calls its func synchronously.
-            assertion = await _read_token_file(creds.federated_token_file)
+            assertion = await _read_token_file(creds.federated_token_file, settings)
         return ClientAssertionCredential(
             tenant,
             client_id,
@@ -210,4 +210,12 @@ class AzureProvider:
             ) from None
         if response.status_code != 200:
             raise _arm_error(response, subscription, client_id)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        observed = str(body.get("subscriptionId", "") if isinstance(body, dict) else "").lower()
+        ensure_identity(
+            Provider.azure, auth.account.external_id, observed, what="Azure subscription"
+        )
         return ConnectivityResult.success(f"{client_id} (tenant {tenant})")

@@ -29,8 +29,9 @@ from api.credentials.schemas import (
     impersonated_service_account,
 )
 from api.enums import Provider
-from api.providers.base import AccountAuth, ConnectivityResult, ProviderError
+from api.providers.base import AccountAuth, ConnectivityResult, ProviderError, ensure_identity
 from api.providers.http import async_client, sync_client
+from api.providers.tokens import allowed_token_path, read_token_file_sync
 
 PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{5,29}$")
 
@@ -169,6 +170,10 @@ def _token_sync(auth: AccountAuth, settings: Settings) -> tuple[str, str]:
                     "CUDLY_GCP_API_BASE_IAMCREDENTIALS: store it again",
                     code="gcp_token_uri",
                 )
+            source = info["credential_source"]
+            # Server configuration only: under CUDLY_WIF_TOKEN_DIRS, one error for every problem.
+            read_token_file_sync(str(source.get("file", "")), "subject token", settings)
+            source["file"] = str(allowed_token_path(str(source["file"]), settings))
             credentials = identity_pool.Credentials.from_info(  # type: ignore[no-untyped-call]
                 info, scopes=[GCP_SCOPE]
             )
@@ -252,4 +257,10 @@ class GcpProvider:
             ) from None
         if response.status_code != 200:
             raise _api_error(response, project, identity)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        observed = str(body.get("projectId", "") if isinstance(body, dict) else "")
+        ensure_identity(Provider.gcp, auth.account.external_id, observed, what="GCP project")
         return ConnectivityResult.success(identity)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.auth.deps import Grant, Require
 from api.db import ReadSessionDep
@@ -13,8 +13,7 @@ from api.enums import Action, Provider, PurchaseStatus, Resource
 from api.history import service
 from api.history.schemas import Analytics, Breakdown, Dimension, HistoryPage, HistoryRead, Interval
 from api.kit.account_ids import AccountIdsFilter
-from api.kit.csv import CSV_MAX_ROWS, CSV_RESPONSE, CsvFormat, csv_response, wants_csv
-from api.kit.pagination import MAX_LIMIT
+from api.kit.csv import CSV_RESPONSE, ListingDep
 from api.kit.types import IsoDateTime
 
 router = APIRouter(tags=["history"])
@@ -32,27 +31,19 @@ TotalsStatus = Annotated[
 
 @router.get("/history", response_model=HistoryPage, responses=CSV_RESPONSE)
 async def list_history(
-    request: Request,
     session: ReadSessionDep,
     grant: CanView,
+    listing: ListingDep,
     account_ids: AccountIdsFilter = None,
     provider: ProviderFilter = None,
     plan_id: Annotated[uuid.UUID | None, Query(description="Only this plan's purchases")] = None,
     status: Annotated[PurchaseStatus | None, Query(description="Only rows in this status")] = None,
     start: StartFilter = None,
     end: EndFilter = None,
-    limit: Annotated[
-        int | None,
-        Query(ge=1, le=MAX_LIMIT, description="Page size: default 50 (JSON) or 10,000 (CSV)"),
-    ] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-    output: CsvFormat = None,
 ) -> HistoryPage | Response:
     """Purchase history, newest first. Rows of deleted or never-registered accounts
     (``cloud_account_id: null``) appear only when no ``account_ids`` filter is given."""
-    as_csv = wants_csv(request, output)
-    if limit is None:
-        limit = CSV_MAX_ROWS if as_csv else service.DEFAULT_LIMIT
     page = await service.list_history(
         session,
         grant.scope,
@@ -62,12 +53,10 @@ async def list_history(
         status=status,
         start=start,
         end=end,
-        limit=limit,
+        limit=listing.limit,
         cursor=cursor,
     )
-    if as_csv:
-        return csv_response(page.history, HistoryRead, "history.csv", next_cursor=page.next_cursor)
-    return page
+    return listing.respond(page, page.history, HistoryRead, "history.csv")
 
 
 @router.get("/history/analytics", response_model=Analytics)

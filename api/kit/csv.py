@@ -6,13 +6,12 @@ values the JSON shows (Decimal as its exact text, times as ISO 8601, null as an 
 nested JSON as compact JSON). A text cell a spreadsheet would run as a formula (``=``, ``+``,
 ``-``, ``@``, tab, CR at the start) is prefixed with ``'`` (OWASP CSV injection advice).
 
-An endpoint adopts it with three lines::
-
-    async def list_things(request: Request, ..., output: CsvFormat = None) -> Page | Response:
-        page = await service.list_things(...)
-        return csv_or_json(request, output, page, page.things, ThingRead, "things.csv")
-
-and ``responses=CSV_RESPONSE`` on the route decorator documents ``text/csv`` in OpenAPI.
+A list endpoint adopts it by taking ``listing: ListingDep`` in place of its ``limit``
+parameter (it owns ``limit`` and ``format``), passing ``limit=listing.limit`` on, and
+answering ``listing.respond(page, page.things, ThingOut, "things.csv")``; ``responses=
+CSV_RESPONSE`` on the route documents ``text/csv``. Without ``limit``, a CSV export holds up
+to :data:`CSV_MAX_ROWS` rows (a spreadsheet wants the whole range), JSON one page of 50; the
+next cursor of a CSV is in ``X-Next-Cursor``.
 """
 
 from __future__ import annotations
@@ -21,17 +20,21 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel
 
+from api.kit.pagination import MAX_LIMIT
+
 CSV_MEDIA_TYPE = "text/csv"
-# An export answers this many rows unless the caller gives a smaller ``limit``.
+# An export answers this many rows unless the caller gives a ``limit``.
 CSV_MAX_ROWS = 10_000
+DEFAULT_PAGE = 50
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 CsvFormat = Annotated[
@@ -116,15 +119,38 @@ def csv_response(
     )
 
 
-def csv_or_json(
+@dataclass(frozen=True)
+class Listing:
+    """How a list request wants its answer: CSV or JSON, and how many rows."""
+
+    csv: bool
+    limit: int
+
+    def respond(
+        self, page: PageT, rows: Sequence[BaseModel], model: type[BaseModel], filename: str
+    ) -> PageT | Response:
+        """``page`` as JSON, or ``rows`` (instances of ``model``) as a CSV attachment."""
+        if not self.csv:
+            return page
+        return csv_response(rows, model, filename, next_cursor=getattr(page, "next_cursor", None))
+
+
+async def _listing(
     request: Request,
-    output: str | None,
-    page: PageT,
-    rows: Sequence[BaseModel],
-    model: type[BaseModel],
-    filename: str,
-) -> PageT | Response:
-    """``page`` itself (JSON) unless the caller asked for CSV; then ``rows`` as CSV."""
-    if not wants_csv(request, output):
-        return page
-    return csv_response(rows, model, filename, next_cursor=getattr(page, "next_cursor", None))
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_LIMIT,
+            description=f"Page size: default {DEFAULT_PAGE} (JSON), {CSV_MAX_ROWS} (CSV)",
+        ),
+    ] = None,
+    output: CsvFormat = None,
+) -> Listing:
+    as_csv = wants_csv(request, output)
+    if limit is None:
+        limit = CSV_MAX_ROWS if as_csv else DEFAULT_PAGE
+    return Listing(csv=as_csv, limit=limit)
+
+
+ListingDep = Annotated[Listing, Depends(_listing)]

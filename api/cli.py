@@ -91,7 +91,7 @@ def serve(
 @app.command()
 def migrate(revision: str = typer.Argument("head", help="Target revision")) -> None:
     """Apply database migrations up to REVISION."""
-    from api.main import database_url
+    from api.db import database_url
     from api.migrate import upgrade
 
     upgrade(database_url(get_settings()), revision)
@@ -125,9 +125,8 @@ def admin_create(
 async def _admin_create(data: object) -> None:
     from api.auth import service
     from api.auth.schemas import UserCreate
-    from api.db import create_engine, create_sessionmaker
+    from api.db import create_engine, create_sessionmaker, database_url
     from api.errors import AppError
-    from api.main import database_url
     from api.migrate import upgrade_async
 
     assert isinstance(data, UserCreate)

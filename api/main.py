@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +15,19 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.config import Settings, get_settings
-from api.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from api.db import create_engine, create_read_sessionmaker, create_sessionmaker, database_url
 from api.docs_ui import install_docs
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.kit.crypto import get_key_ring
-from api.kit.embedded_db import start_embedded_postgres, to_asyncpg_url
 from api.logging import configure_logging
 from api.middleware import install_middleware
 from api.migrate import upgrade_async
+from api.providers.aws.secrets import get_secret_string
 
 logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FRONTEND_DIST = ROOT / "frontend" / "dist"
-
-
-def database_url(settings: Settings) -> str:
-    if settings.database_url is not None:
-        return to_asyncpg_url(settings.database_url.get_secret_value())
-    return start_embedded_postgres(settings.data_dir)
 
 
 def _routers() -> list[APIRouter]:
@@ -80,8 +75,23 @@ def _routers() -> list[APIRouter]:
 
 
 def _operation_id(route: APIRoute) -> str:
+    """``{tag}-{name}``, without repeating the tag: ``list_accounts`` → ``accounts-list``.
+
+    A generated SDK turns these into method names (``accounts_list``), so a route named
+    ``<verb>_<tag>`` (or the tag's singular) keeps only the verb and one named
+    ``<tag>_<rest>`` keeps ``<rest>``; any other name is kept whole (``accounts-discover_org``).
+    """
     tag = str(route.tags[0]) if route.tags else "default"
-    return f"{tag}-{route.name}"
+    name, words = route.name, tag.replace("-", "_")
+    nouns = {words, words.removesuffix("s")}
+    verb, _, noun = name.partition("_")
+    if noun in nouns:
+        name = verb
+    elif verb in nouns and noun:
+        name = noun
+    elif name.startswith(f"{words}_"):
+        name = name.removeprefix(f"{words}_")
+    return f"{tag}-{name}"
 
 
 @asynccontextmanager
@@ -129,9 +139,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        # One schema per model (no "-Input"/"-Output" twins), so generated SDKs get one class.
+        separate_input_output_schemas=False,
         responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
+    # kit.crypto reads the key from Secrets Manager through this, never importing providers/.
+    app.state.read_secret = partial(get_secret_string, settings)
     # The key ring first: a bad or unreachable key stops the start, and the dev key warns now.
     app.state.startup_hooks = [get_key_ring, _bootstrap_admin]
     app.state.shutdown_hooks = []

@@ -46,7 +46,9 @@ export default defineConfig({
   },
   projects: [
     { name: "first-run", testMatch: /first-run\.setup\.ts/ },
-    { name: "chromium", testMatch: /.*\.spec\.ts/, dependencies: ["first-run"] },
+    // Runs on a database holding only its own accounts (the filter counts them), then the rest.
+    { name: "pages", testMatch: /pages\.spec\.ts/, dependencies: ["first-run"] },
+    { name: "chromium", testMatch: /(accounts|admin)\.spec\.ts/, dependencies: ["pages"] },
   ],
   webServer: {
     command: `cd .. && .venv/bin/python -m tests.e2e.serve --port ${port} --state ${process.env.E2E_STATE}`,

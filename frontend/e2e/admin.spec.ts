@@ -113,5 +113,6 @@ test("deep links load directly and the layout works on a narrow window", async (
   await page.getByRole("link", { name: "API keys" }).click();
   await expect(page.getByRole("heading", { name: "API keys" })).toBeVisible();
   await page.goto("/settings/accounts");
+  await expect(page.getByRole("region", { name: "AWS accounts" })).toBeVisible();
   await screenshot(page, "narrow-settings-accounts");
 });

@@ -9,6 +9,13 @@ import { UsersPage } from "./pages/admin/UsersPage";
 import { LoginPage } from "./pages/login/LoginPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { SettingsPage } from "./pages/settings/SettingsPage";
+import { CommitmentsPage } from "./pages/commitments/CommitmentsPage";
+import { DashboardPage } from "./pages/dashboard/DashboardPage";
+import { ExecutionsPage } from "./pages/executions/ExecutionsPage";
+import { HistoryPage } from "./pages/history/HistoryPage";
+import { PlansPage } from "./pages/plans/PlansPage";
+import { RecommendationsPage } from "./pages/recommendations/RecommendationsPage";
+import { HomeRedirect } from "./components/HomeRedirect";
 
 export function App() {
   return (
@@ -22,7 +29,13 @@ export function App() {
             </RequireAuth>
           }
         >
-          <Route index element={<Navigate to="/settings/accounts" replace />} />
+          <Route index element={<HomeRedirect />} />
+          <Route path="/dashboard" element={<DashboardPage />} />
+          <Route path="/recommendations" element={<RecommendationsPage />} />
+          <Route path="/plans" element={<PlansPage />} />
+          <Route path="/executions" element={<ExecutionsPage />} />
+          <Route path="/history" element={<HistoryPage />} />
+          <Route path="/commitments" element={<CommitmentsPage />} />
           <Route path="/settings" element={<Navigate to="/settings/accounts" replace />} />
           <Route path="/settings/:tab" element={<SettingsPage />} />
           <Route path="/admin/users" element={<RequireAdmin><UsersPage /></RequireAdmin>} />

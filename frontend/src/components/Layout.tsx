@@ -47,7 +47,7 @@ export function Layout() {
           </Group>
           <Group gap="sm" wrap="nowrap">
             {me && (
-              <Group gap={6} wrap="nowrap" aria-label="Signed in user">
+              <Group gap={6} wrap="nowrap" aria-label="Signed in user" visibleFrom="sm">
                 <Text size="sm" truncate maw={220} data-testid="current-user">
                   {me.email}
                 </Text>

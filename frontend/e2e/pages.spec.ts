@@ -1,0 +1,130 @@
+import { expect, test, type Page } from "@playwright/test";
+import { awsId, screenshot, seeder, signIn } from "./helpers";
+
+const AZURE_SUB = "3f2b6a1e-5c4d-4e8f-9a0b-1c2d3e4f5a6b";
+const TENANT = "11111111-1111-4111-8111-111111111111";
+
+interface Seeded {
+  awsA: { id: string; name: string };
+  awsB: { id: string; name: string };
+  azure: { id: string; name: string };
+}
+
+let seeded: Seeded;
+
+test.describe.configure({ mode: "serial" });
+
+test.beforeAll(async ({ request }) => {
+  const api = await seeder(request);
+  const awsA = await api.post<{ id: string; name: string }>("/api/accounts", {
+    name: "prod-payments",
+    provider: "aws",
+    external_id: awsId(),
+    credentials: { access_key_id: "AKIAE2EBADKEY0000001", secret_access_key: "bad-secret-bad-secret-bad-secret-000000" },
+  });
+  const awsB = await api.post<{ id: string; name: string }>("/api/accounts", { name: "prod-analytics", provider: "aws", external_id: awsId() });
+  const azure = await api.post<{ id: string; name: string }>("/api/accounts", {
+    name: "azure-shared",
+    provider: "azure",
+    external_id: AZURE_SUB,
+    azure_tenant_id: TENANT,
+  });
+  seeded = { awsA, awsB, azure };
+});
+
+test.beforeEach(async ({ page, request }) => {
+  await signIn(page, request);
+});
+
+async function openAccountFilter(page: Page) {
+  await page.getByRole("textbox", { name: "Account", exact: true }).click();
+  return page.getByRole("listbox");
+}
+
+test("the account filter follows the provider, sends account_ids and survives a reload", async ({ page }) => {
+  await page.goto("/recommendations");
+  let options = await openAccountFilter(page);
+  await expect(options.getByRole("option")).toHaveCount(3);
+  await page.keyboard.press("Escape");
+
+  await page.getByRole("textbox", { name: "Provider", exact: true }).click();
+  await page.getByRole("option", { name: "AWS", exact: true }).click();
+  options = await openAccountFilter(page);
+  await expect(options.getByRole("option")).toHaveCount(2);
+  await expect(options.getByRole("option", { name: /azure-shared/ })).toHaveCount(0);
+
+  const request = page.waitForRequest((r) => {
+    const url = new URL(r.url());
+    const ids = (url.searchParams.get("account_ids") ?? "").split(",");
+    return url.pathname === "/api/recommendations" && ids.includes(seeded.awsA.id) && ids.includes(seeded.awsB.id);
+  });
+  await options.getByRole("option", { name: /prod-payments/ }).click();
+  await options.getByRole("option", { name: /prod-analytics/ }).click();
+  await request;
+  await page.keyboard.press("Escape");
+  await expect(page).toHaveURL(new RegExp(`account=(${seeded.awsA.id}%2C${seeded.awsB.id}|${seeded.awsB.id}%2C${seeded.awsA.id})`));
+
+  await page.reload();
+  const search = page.getByRole("search", { name: "Recommendation filters" });
+  await expect(search.getByText("prod-payments", { exact: false })).toBeVisible();
+  await expect(search.getByText("prod-analytics", { exact: false })).toBeVisible();
+  await expect(page.getByRole("textbox", { name: "Provider", exact: true })).toHaveValue("AWS");
+  await screenshot(page, "recommendations");
+});
+
+test("Refresh shows per-account progress and a failed account's reason", async ({ page }) => {
+  await page.goto("/recommendations");
+  await page.getByRole("button", { name: "Refresh recommendations" }).click();
+  const progress = page.getByRole("region", { name: "Collection progress" });
+  await expect(progress).toBeVisible();
+  const failed = progress.getByRole("row").filter({ hasText: "prod-payments" });
+  await expect(failed).toContainText("failed", { timeout: 30_000 });
+  await expect(failed.getByRole("cell").last()).not.toHaveText("—");
+  await expect(progress.getByRole("status")).toContainText(/Run (completed|failed)/, { timeout: 30_000 });
+  await screenshot(page, "recommendations-refresh");
+});
+
+test("a plan's target accounts are saved and shown; a dry run shows each account's outcome", async ({ page }) => {
+  await page.goto("/plans");
+  await page.getByRole("button", { name: "Add plan" }).click();
+  const dialog = page.getByRole("dialog", { name: "Add plan" });
+  await dialog.getByRole("textbox", { name: "Plan name", exact: true }).fill("Weekly EC2");
+  await dialog.getByRole("textbox", { name: "Services", exact: true }).click({ force: true });
+  await page.getByRole("option", { name: "ec2", exact: true }).click();
+  await page.keyboard.press("Escape");
+  await dialog.getByRole("textbox", { name: "Target accounts", exact: true }).click({ force: true });
+  await page.getByRole("option", { name: /prod-payments/ }).click();
+  await page.getByRole("option", { name: /prod-analytics/ }).click();
+  await page.keyboard.press("Escape");
+  await expect(dialog.getByRole("checkbox", { name: /Dry run/ })).toBeChecked();
+  await screenshot(page, "plan-editor");
+  await dialog.getByRole("button", { name: "Save plan" }).click();
+  await expect(dialog).toBeHidden();
+  const row = page.getByRole("row", { name: "Weekly EC2", exact: true });
+  await expect(row).toContainText("2 accounts");
+  await expect(row).toContainText("dry run");
+  await screenshot(page, "plans");
+
+  await row.getByRole("button", { name: "Execute plan Weekly EC2" }).click();
+  const execute = page.getByRole("dialog", { name: "Execute Weekly EC2" });
+  await execute.getByRole("button", { name: "Start dry run" }).click();
+  const outcome = execute.getByRole("table", { name: "Execution outcome per account" });
+  await expect(outcome.getByRole("row")).toHaveCount(3);
+  await expect(execute.getByRole("status")).toContainText("2 of 2 accounts finished", { timeout: 30_000 });
+  await expect(outcome.getByRole("row").filter({ hasText: "prod-payments" })).toContainText(/failed|completed/);
+  await screenshot(page, "plan-execution");
+});
+
+test("screenshots of the read pages", async ({ page }) => {
+  for (const [path, name, heading] of [
+    ["/dashboard", "dashboard", "Dashboard"],
+    ["/executions", "executions", "Executions"],
+    ["/history", "history", "Purchase history"],
+    ["/commitments", "commitments", "Commitments"],
+  ] as const) {
+    await page.goto(path);
+    await expect(page.getByRole("heading", { name: heading, exact: true })).toBeVisible();
+    await page.waitForLoadState("networkidle");
+    await screenshot(page, name);
+  }
+});

@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from api.config import Environment, Settings
 from api.errors import AppError
+from api.telemetry.metrics import record_decryption_failure
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +141,13 @@ class KeyRing:
 
     def decrypt(self, blob: str, *, account_id: uuid.UUID, credential_type: str) -> bytes:
         """Open a blob sealed for exactly this account and credential type."""
+        try:
+            return self._open(blob, account_id=account_id, credential_type=credential_type)
+        except DecryptionFailed:
+            record_decryption_failure()  # cudly_credential_decryption_failures_total
+            raise
+
+    def _open(self, blob: str, *, account_id: uuid.UUID, credential_type: str) -> bytes:
         match = _BLOB.match(blob)
         if match is None:
             raise DecryptionFailed("stored credentials are not in the v1 blob format")

@@ -68,6 +68,7 @@ from api.purchases.approvals import totals as approval_totals
 from api.purchases.events import ExecutionEvent
 from api.service_config.merge import EffectiveServiceConfig
 from api.service_config.service import effective_configs
+from api.telemetry import metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -133,13 +134,35 @@ class Runner:
                 message = f"internal error ({type(error).__name__})"
             await self._abandon(execution_id, message)
 
-        return await fan_out(
-            list(execution_ids),
-            self.run_execution,
-            limit=self.settings.max_account_parallelism,
-            timeout_s=self.settings.execution_timeout_s,
-            on_done=done,
-        )
+        with tracing.span("purchase.executions", count=len(execution_ids)):
+            outcomes = await fan_out(
+                list(execution_ids),
+                self._traced_execution,
+                limit=self.settings.max_account_parallelism,
+                timeout_s=self.settings.execution_timeout_s,
+                on_done=done,
+            )
+        await self._observe(list(execution_ids), outcomes)
+        return outcomes
+
+    async def _traced_execution(self, execution_id: uuid.UUID) -> None:
+        # One span per account task; every log line inside carries the execution id (and the
+        # account and provider once known, see _execute).
+        with tracing.account_task("execution.account", execution_id=execution_id):
+            await self.run_execution(execution_id)
+
+    async def _observe(self, execution_ids: list[uuid.UUID], outcomes: list[Outcome[None]]) -> None:
+        """Each execution's status when its task ended, by provider (cudly_purchase_executions)."""
+        try:
+            async with unit_of_work(self.maker) as session:
+                for execution_id, outcome in zip(execution_ids, outcomes, strict=True):
+                    execution = await repository.get_execution(session, execution_id)
+                    if execution is not None:
+                        metrics.record_execution(
+                            execution.status, outcome.duration_s, provider=execution.provider
+                        )
+        except Exception:
+            logger.warning("could not record the execution series", exc_info=True)
 
     async def _abandon(self, execution_id: uuid.UUID, message: str) -> None:
         # Lines in flight stay `purchasing`: the execution stays running (stale) for recovery.
@@ -187,6 +210,7 @@ class Runner:
                 )
                 return
             provider = Provider(account.provider)
+            tracing.annotate(cloud_account_id=account.id, provider=provider)
             try:
                 auth = await resolve_account_auth(session, self.key_ring, account)
             except ProviderError as exc:

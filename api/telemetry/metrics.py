@@ -40,7 +40,7 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 CLOUD_OUTCOMES = frozenset({"ok", "throttled", "error", "timeout"})
 OTHER = "other"
-_SAFE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_SAFE = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
 _SPANS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 _RUN_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
 

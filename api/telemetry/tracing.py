@@ -160,8 +160,8 @@ def span(name: str, **fields: object) -> Iterator[Span]:
 def account_task(
     name: str,
     *,
-    cloud_account_id: object,
-    provider: object,
+    cloud_account_id: object = None,
+    provider: object = None,
     run_id: object = None,
     execution_id: object = None,
 ) -> Iterator[Span]:

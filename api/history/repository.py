@@ -108,6 +108,8 @@ HISTORY_COLUMNS = (
     _H.service,
     _H.region,
     _H.resource_type,
+    _H.engine,
+    _H.variant,
     _H.count,
     _H.term,
     _H.payment,

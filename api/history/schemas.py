@@ -42,6 +42,8 @@ class HistoryRead(BaseModel):
     service: str
     region: str | None
     resource_type: str | None
+    engine: str | None
+    variant: str = Field(description="What else made it a different purchase; empty when nothing")
     count: Decimal
     term: int | None = Field(description="Years")
     payment: Payment | None

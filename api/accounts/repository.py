@@ -285,13 +285,17 @@ async def insert_account(session: AsyncSession, account: CloudAccount) -> None:
 
 
 async def active_execution_ids(session: AsyncSession, account_id: uuid.UUID) -> list[uuid.UUID]:
-    """Ids of the account's pending or running purchase executions, oldest first."""
+    """Ids of the account's pending, running or awaiting-approval executions, oldest first."""
     rows = await session.execute(
         select(PurchaseExecution.id)
         .where(
             PurchaseExecution.cloud_account_id == account_id,
             PurchaseExecution.status.in_(
-                [ExecutionStatus.pending.value, ExecutionStatus.running.value]
+                [
+                    ExecutionStatus.awaiting_approval.value,
+                    ExecutionStatus.pending.value,
+                    ExecutionStatus.running.value,
+                ]
             ),
         )
         .order_by(PurchaseExecution.created_at, PurchaseExecution.id)

@@ -27,10 +27,10 @@ COLLECTORS: dict[Provider, str] = {
     Provider.azure: "api.providers.azure.collector:AzureCollector",
     Provider.gcp: "api.providers.gcp.collector:GcpCollector",
 }
-# Azure and GCP purchasers are not built yet: executing their real plans fails the
-# execution with "no purchaser" (dry runs work).
+# No Azure purchaser yet: executing an Azure plan fails with "not supported yet".
 PURCHASERS: dict[Provider, str] = {
     Provider.aws: "api.providers.aws.purchase:AwsPurchaser",
+    Provider.gcp: "api.providers.gcp.purchase:GcpPurchaser",
 }
 
 

@@ -89,6 +89,8 @@ class Behaviour:
     hang: bool = False
     # Finish only once the test sets it (works across threads: a server in its own loop).
     gate: threading.Event | None = None
+    # Finish only once this many sweeps are in flight together (a barrier, same loop).
+    barrier: int | None = None
 
 
 class FakeCloud:
@@ -100,6 +102,19 @@ class FakeCloud:
         self.calls: list[str] = []  # the external id each call acted as
         self.in_flight = 0
         self.peak = 0
+        self._peak_changed: asyncio.Condition | None = None
+
+    async def wait_for_in_flight(self, count: int) -> None:
+        if self._peak_changed is None:
+            self._peak_changed = asyncio.Condition()
+        async with self._peak_changed:
+            await self._peak_changed.wait_for(lambda: self.peak >= count)
+
+    async def _entered(self) -> None:
+        if self._peak_changed is None:
+            self._peak_changed = asyncio.Condition()
+        async with self._peak_changed:
+            self._peak_changed.notify_all()
 
     def set(self, external_id: str, behaviour: Behaviour) -> None:
         self.behaviour[external_id] = behaviour
@@ -126,7 +141,10 @@ class FakeCollector:
         cloud.calls.append(external_id)
         cloud.in_flight += 1
         cloud.peak = max(cloud.peak, cloud.in_flight)
+        await cloud._entered()
         try:
+            if behaviour.barrier is not None:
+                await cloud.wait_for_in_flight(behaviour.barrier)
             if behaviour.hang:
                 await asyncio.Event().wait()
             await asyncio.sleep(behaviour.delay_s)

@@ -93,5 +93,9 @@ test: lint pytest spa-test
 bench: install
 	$(BIN)/python -m bench
 
+# Crash safety at scale: 200 SIGKILL trials of a real-purchase worker (make test runs 20).
+soak: install
+	CUDLY_CRASH_TRIALS=200 $(BIN)/pytest -p no:cacheprovider -q tests/purchases/test_crash_safety.py
+
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(OPENAPI_VENV) .mypy_cache .ruff_cache

@@ -17,7 +17,15 @@ from api.providers.gcp.purchase import GcpPurchaser
 from api.purchases.runner import Runner
 from tests.cloudsim import SimServer, make_gcp_key
 from tests.cloudsim.gcp_purchases import GcpPurchaseSim, gcp_purchases
-from tests.credentials.fixtures import PROJECT, SA, add_account, cloudsim_settings
+from tests.credentials.fixtures import (
+    CLIENT,
+    PROJECT,
+    SA,
+    SUB,
+    TENANT,
+    add_account,
+    cloudsim_settings,
+)
 from tests.purchases.conftest import add_recommendation, execute, make_plan
 
 RESOURCES = [{"type": "VCPU", "amount": "8"}, {"type": "MEMORY", "amount": "32768"}]
@@ -148,3 +156,33 @@ async def test_refused_commitment_fails_the_line(
     assert run["status"] == "failed"
     assert "COMMITMENTS" in run["lines"][0]["error"]
     assert gcp_sim.commitments_of() == []
+
+
+async def test_azure_dry_run_without_a_purchaser_confirms_identity_and_simulates(
+    app: FastAPI,
+    cloudsim: SimServer,
+    admin_client: httpx.AsyncClient,
+    session: AsyncSession,
+) -> None:
+    secret = "azure-client-secret-value-0001"
+    cloudsim.state.add_azure_client(TENANT, CLIENT, secret)
+    cloudsim.state.add_subscription(SUB, TENANT, "Prod", granted_to=[CLIENT])
+    account = await add_account(session, "azure")
+    stored = await admin_client.post(
+        f"/api/accounts/{account.id}/credentials",
+        json={"type": "azure_client_secret", "client_secret": secret},
+    )
+    assert stored.status_code == 204, stored.text
+    await add_recommendation(
+        session, account, provider="azure", service="vm", region="westeurope", term=1
+    )
+    plan = await make_plan(admin_client, services={"azure:vm": {"term": 1}}, dry_run=True)
+    _, (run,) = await execute(app, admin_client, plan["id"])
+    assert run["status"] == "completed", run
+    assert [line["status"] for line in run["lines"]] == ["simulated"]
+    assert cloudsim.state.calls("GET", f"/subscriptions/{SUB}")
+
+    real = await make_plan(admin_client, services={"azure:vm": {"term": 1}}, dry_run=False)
+    _, (run,) = await execute(app, admin_client, real["id"])
+    assert run["status"] == "failed"
+    assert "not supported yet" in run["error"]

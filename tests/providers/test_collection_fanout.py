@@ -49,8 +49,8 @@ async def test_bound_respected_and_reached_failures_isolated(
         collect_sim.aws_ri(account, "ec2", aws_ec2_detail(account=account, savings="5"))
     collect_sim.fault(accounts[1], "bad_credentials", operation="Get*")
     collect_sim.fault(accounts[2], "malformed", operation="GetReservationPurchaseRecommendation")
-    collect_sim.fault(accounts[3], "throttle", count=4, operation="Get*")
-    collect_sim.fault(accounts[4], "timeout", delay_s=10, operation="Get*")
+    collect_sim.fault(accounts[3], "throttle", count=2, operation="Get*")
+    collect_sim.fault(accounts[4], "timeout", delay_s=60, operation="Get*")
     auths = {a: aws_auth(a, credentials=aws_temporary_keys(aws, a)) for a in accounts}
     collect_sim.latency_s = 0.2
     collect_sim.reset_peak()
@@ -61,7 +61,7 @@ async def test_bound_respected_and_reached_failures_isolated(
         async def sweep(auth: AccountAuth) -> SweepResult:
             return await AwsCollector().collect(auth, config, settings, clients)
 
-        outcomes = await fan_out(list(auths.values()), sweep, limit=limit, timeout_s=5)
+        outcomes = await fan_out(list(auths.values()), sweep, limit=limit, timeout_s=10)
 
     assert collect_sim.peak_in_flight == limit
     by_account = dict(zip(accounts, outcomes, strict=True))

@@ -20,11 +20,16 @@ app.add_typer(admin_app, name="admin")
 SETTINGS_ERROR_EXIT = 2
 
 
-def _env_name(field: str) -> str:
-    info = Settings.model_fields.get(field)
-    if info is not None and isinstance(info.validation_alias, AliasChoices):
-        return str(info.validation_alias.choices[0]).upper()
-    return f"CUDLY_{field}".upper()
+def _env_name(name: str) -> str:
+    """The environment variable behind an error location (a field name or its alias)."""
+    for field, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        aliases = [str(a) for a in alias.choices] if isinstance(alias, AliasChoices) else []
+        if name.lower() in {a.lower() for a in aliases}:
+            return name.upper()
+        if name == field:
+            return str(aliases[0]).upper() if aliases else f"CUDLY_{field}".upper()
+    return name.upper()
 
 
 def settings_problems(exc: ValidationError) -> list[str]:

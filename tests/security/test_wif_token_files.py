@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from api.providers.tokens import PATH_REFUSED, TOKEN_FILE_MAX_BYTES, read_token_
 from tests.conftest import make_settings
 from tests.credentials.fixtures import add_account
 
-ATTACKS = ["/proc/self/environ", "/etc/shadow", "/etc/passwd", "/var/run/../../etc/hostname"]
+ATTACKS = ["/proc/self/environ", "/etc/shadow", "/etc/passwd", "/root/.ssh/id_rsa"]
 
 
 def gcp_wif(path: str) -> dict[str, Any]:
@@ -53,6 +54,12 @@ async def wif_account(session: AsyncSession, provider: str) -> CloudAccount:
         "azure": {"azure_auth_mode": "workload_identity_federation"},
         "gcp": {"gcp_auth_mode": "workload_identity_federation"},
     }
+    if provider == "azure":
+        subscription = str(uuid.uuid4())
+        modes["azure"] |= {"external_id": subscription, "azure_subscription_id": subscription}
+    if provider == "gcp":
+        project = f"p-{uuid.uuid4().hex[:12]}"
+        modes["gcp"] |= {"external_id": project, "gcp_project_id": project}
     return await add_account(session, provider, **modes[provider])
 
 

@@ -9,6 +9,13 @@ resource "aws_ecs_cluster" "this" {
   tags = local.tags
 }
 
+# The load balancer's subnets: the only peers whose X-Forwarded-For CUDly believes
+# (CUDLY_TRUSTED_PROXIES, docs/security.md); a client cannot spoof its address past the ALB.
+data "aws_subnet" "load_balancer" {
+  for_each = toset(var.load_balancer_subnet_ids)
+  id       = each.value
+}
+
 locals {
   environment = merge(
     var.extra_environment,
@@ -21,6 +28,7 @@ locals {
       CUDLY_MAX_ACCOUNT_PARALLELISM        = tostring(var.max_account_parallelism)
       CUDLY_PURCHASES_ENABLED              = tostring(var.purchases_enabled)
       CUDLY_AWS_REGION                     = local.region
+      CUDLY_TRUSTED_PROXIES                = join(",", sort([for subnet in data.aws_subnet.load_balancer : subnet.cidr_block]))
       CREDENTIAL_ENCRYPTION_KEY_SECRET_ARN = aws_secretsmanager_secret.encryption_key.arn
     },
   )

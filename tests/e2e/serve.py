@@ -17,12 +17,14 @@ import logging
 import os
 import tempfile
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import uvicorn
 
-from tests.cloudsim import run_moto_server
+from tests.cloudsim import SimServer, run_cloudsim, run_moto_server
+from tests.cloudsim.collect import aws_ec2_detail, aws_rds_detail, aws_sp_detail, collect_env
 
 AMBIENT_KEY_ID = "AKIAE2ESERVERAMBIENT"
 AMBIENT_SECRET = "e2e-server-ambient-secret-000000000000000"
@@ -64,6 +66,60 @@ def _enable_signature_checks(moto_url: str) -> None:
         response.read()
 
 
+def _arrange_cloud(sim: SimServer) -> None:
+    """What moto's account "has": recommendations and a few active commitments (realistic
+    enough for the screenshots and the refresh test)."""
+    c = sim.state.collect
+    for instance, region, savings, count in [
+        ("m5.large", "US East (N. Virginia)", "412.80", "6"),
+        ("m5.xlarge", "EU (Ireland)", "268.15", "2"),
+        ("c6g.2xlarge", "US West (Oregon)", "1190.42", "8"),
+        ("r6i.large", "Asia Pacific (Tokyo)", "96.33", "1"),
+    ]:
+        c.aws_ri(
+            MOTO_ACCOUNT,
+            "ec2",
+            aws_ec2_detail(
+                instance, region=region, count=count, savings=savings, savings_pct="31.4"
+            ),
+        )
+    c.aws_ri(
+        MOTO_ACCOUNT, "rds", aws_rds_detail("db.r5.large", savings="355.10", savings_pct="28.0")
+    )
+    c.aws_sp(
+        MOTO_ACCOUNT,
+        aws_sp_detail("COMPUTE_SP", hourly="2.5", savings="1504.00"),
+        sp_type="COMPUTE_SP",
+    )
+    start = datetime.now(UTC) - timedelta(days=300)
+    c.aws_inventory(
+        MOTO_ACCOUNT,
+        "ec2",
+        *[
+            {
+                "ReservedInstancesId": f"ri-e2e-{n}",
+                "InstanceType": instance,
+                "InstanceCount": n + 2,
+                "Start": start,
+                "End": start + timedelta(days=days),
+                "Duration": days * 86400,
+                "FixedPrice": 0.0,
+                "UsagePrice": 0.0,
+                "RecurringCharges": [{"Amount": 0.04 * (n + 1), "Frequency": "Hourly"}],
+                "OfferingType": "No Upfront",
+                "OfferingClass": "standard",
+                "ProductDescription": "Linux/UNIX",
+                "InstanceTenancy": "default",
+                "CurrencyCode": "USD",
+                "State": "active",
+            }
+            for n, (instance, days) in enumerate(
+                [("m5.large", 365), ("c5.xlarge", 340), ("t3.medium", 1095)]
+            )
+        ],
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
@@ -71,9 +127,15 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
 
-    with run_moto_server() as moto_url, tempfile.TemporaryDirectory(prefix="cudly-e2e-") as data:
+    with (
+        run_moto_server() as moto_url,
+        run_cloudsim(tls=False) as sim,
+        tempfile.TemporaryDirectory(prefix="cudly-e2e-") as data,
+    ):
         arn, key_id, secret = _good_keys(moto_url)
         _enable_signature_checks(moto_url)
+        _arrange_cloud(sim)
+        os.environ.update(collect_env(sim))  # Cost Explorer & co. (STS stays on moto)
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": moto_url,

@@ -221,8 +221,9 @@ async def test_every_service_savings_plans_and_inventory_shapes(
     assert held["os-1"].payment == "no-upfront"
     assert held["sp-1"].service == "savings-plans" and held["sp-1"].term == 3
     assert held["sp-1"].end == datetime(2029, 1, 1, tzinfo=UTC)
-    for item in [*result.recommendations, *result.commitments]:
-        json.dumps(item.details)  # stored as jsonb: plain JSON only
+    # Stored as jsonb: plain JSON only.
+    json.dumps([r.details for r in result.recommendations])
+    json.dumps([cm.details for cm in result.commitments])
     # RDS paged by Marker (page size 2): two calls.
     assert c.operations(ACCOUNT).count("DescribeReservedDBInstances") == 2
 

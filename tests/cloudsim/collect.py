@@ -27,6 +27,7 @@ Faults, per account key (AWS account id, Azure subscription id, GCP project id):
     c.fault(key, "timeout", delay_s=30)     # answers only after delay_s
     c.fault(key, "throttle", count=3)       # 3 throttling answers, then fine
     c.fault(key, "malformed")               # 200 with a body that is not the API's shape
+    c.fault(key, "no_data")                 # CE DataUnavailableException (new account)
     c.deny_inventory(key, "rds")            # that inventory part answers access denied
     # optional ``operation=`` glob limits a fault to some calls, e.g. "GetSavingsPlans*"
 
@@ -255,7 +256,7 @@ class CollectSim:
         operation: str = "*",
     ) -> None:
         """Make ``key``'s calls fail (see the module docstring). ``throttle`` defaults to 2."""
-        if kind not in {"bad_credentials", "timeout", "throttle", "malformed"}:
+        if kind not in {"bad_credentials", "timeout", "throttle", "malformed", "no_data"}:
             raise ValueError(kind)
         if kind == "throttle" and count is None:
             count = 2
@@ -909,6 +910,13 @@ async def _aws_answer(ctx: AwsContext) -> Response:
             return aws_error(protocol, status, code, "Rate exceeded")
         if fault.kind == "timeout":
             await _slow(ctx.request, fault.delay_s)
+        if fault.kind == "no_data" and ctx.signing_name == "ce":
+            return aws_error(
+                protocol,
+                400,
+                "DataUnavailableException",
+                "Insufficient amount of data to generate recommendations.",
+            )
         if fault.kind == "malformed":
             if protocol in {"json", "rest-json"}:
                 return _json(

@@ -440,3 +440,13 @@ async def test_a_slow_account_can_be_cut_by_its_timeout(
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.5):
             await AwsCollector().collect(auth, effective(Provider.aws), settings_aws, clients)
+
+
+async def test_data_unavailable_means_no_recommendations(
+    aws: AwsEnv, collect_sim: CollectSim, settings_aws: Settings, clients: ProviderClients
+) -> None:
+    collect_sim.fault(ACCOUNT, "no_data")
+    auth = aws_auth(ACCOUNT, credentials=aws_temporary_keys(aws, ACCOUNT))
+    result = await AwsCollector().collect(auth, effective(Provider.aws), settings_aws, clients)
+    assert result.recommendations == []
+    assert result.commitments == [] and result.warnings == []

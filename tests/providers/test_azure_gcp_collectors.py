@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from api.config import Settings
+from api.credentials.schemas import CREDENTIALS_ADAPTER
 from api.enums import Provider
 from api.providers.azure.collector import AzureCollector
 from api.providers.base import ProviderError
@@ -311,3 +312,32 @@ async def test_azure_next_link_off_the_management_endpoint_is_not_followed(
     with pytest.raises(ProviderError, match="nextLink outside the management endpoint"):
         await AzureCollector().collect(auth, effective(Provider.azure, ("vm",)), sim_cfg, clients)
     assert len(collect_sim.calls) == 1  # the first page only; the bearer token went nowhere else
+
+
+async def test_azure_workload_identity_collects_as_its_principal(
+    cloudsim: SimServer, collect_sim: CollectSim, sim_cfg: Settings, clients: ProviderClients
+) -> None:
+    wif_client = "66666666-6666-6666-6666-666666666666"
+    secret_auth = azure_auth(cloudsim, SUB)
+    cloudsim.state.add_azure_assertion(
+        secret_auth.account.azure_tenant_id or "", wif_client, "jwt.a.b"
+    )
+    cloudsim.state.grant_subscription(SUB, wif_client)
+    snapshot = secret_auth.account.__class__(
+        **{
+            **secret_auth.account.__dict__,
+            "azure_client_id": wif_client,
+            "azure_auth_mode": "workload_identity_federation",
+        }
+    )
+    auth = secret_auth.__class__(
+        account=snapshot,
+        credentials=CREDENTIALS_ADAPTER.validate_python(
+            {"type": "azure_wif", "client_assertion": "jwt.a.b"}
+        ),
+        fingerprint="w",
+    )
+    collect_sim.azure_recommendation(SUB, azure_legacy_rec(SUB, term="P3Y"))
+    result = await AzureCollector().collect(auth, effective(Provider.azure), sim_cfg, clients)
+    assert len(result.recommendations) == 1
+    assert collect_sim.signers(SUB) == {wif_client}

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
@@ -45,7 +46,7 @@ _CREDENTIAL = re.compile(r"Credential=([^/]+)/")
 class AwsPurchase:
     """One purchase the simulated cloud accepted."""
 
-    service: str  # "ec2" | "rds" | "savings-plans"
+    service: str  # "ec2" | "rds" | "elasticache" | "memorydb" | "savings-plans"
     account: str
     access_key_id: str
     commitment_id: str
@@ -209,6 +210,8 @@ async def _accept(sim: AwsPurchaseSim, purchase: AwsPurchase) -> None:
 
 async def _form_endpoint(request: Request) -> Response:
     sim: AwsPurchaseSim = request.app.state.sim
+    if request.headers.get("x-amz-target", "").startswith("AmazonMemoryDB."):
+        return await _memorydb(request, sim)
     body = (await request.body()).decode()
     form = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
     action = form.get("Action", "")
@@ -236,7 +239,9 @@ async def _form_endpoint(request: Request) -> Response:
             f"<Arn>arn:aws:iam::{account}:user/cudly</Arn><UserId>AIDA{account}</UserId>"
             f"<Account>{account}</Account>",
         )
-    handler = _EC2_ACTIONS.get(action) or _RDS_ACTIONS.get(action)
+    handler = (
+        _EC2_ACTIONS.get(action) or _RDS_ACTIONS.get(action) or _ELASTICACHE_ACTIONS.get(action)
+    )
     if handler is None:
         return _query_error("InvalidAction", f"unsupported action {action}", 400)
     return await handler(sim, account, key, form)
@@ -463,6 +468,189 @@ _RDS_ACTIONS = {
 }
 
 
+# ElastiCache (query, like RDS) ----------------------------------------------------------------
+
+ELASTICACHE_NS = "http://elasticache.amazonaws.com/doc/2015-02-02/"
+
+
+def _cache_node(p: AwsPurchase) -> str:
+    return (
+        f"<ReservedCacheNodeId>{escape(p.commitment_id)}</ReservedCacheNodeId>"
+        f"<ReservedCacheNodesOfferingId>{p.offering_id}</ReservedCacheNodesOfferingId>"
+        f"<CacheNodeType>{escape(p.resource_type)}</CacheNodeType>"
+        f"<CacheNodeCount>{p.count}</CacheNodeCount><StartTime>{_iso(p.at)}</StartTime>"
+        "<State>payment-pending</State>"
+    )
+
+
+async def _cache_offerings(
+    sim: AwsPurchaseSim, account: str, key: str, form: dict[str, str]
+) -> Response:
+    node_type = form.get("CacheNodeType", "cache.m5.large")
+    offering = _offering_id(
+        "cache",
+        node_type,
+        form.get("ProductDescription", "redis"),
+        form.get("Duration", "31536000"),
+        form.get("OfferingType", "No Upfront"),
+    )
+    body = (
+        "<ReservedCacheNodesOfferings><ReservedCacheNodesOffering>"
+        f"<ReservedCacheNodesOfferingId>{offering}</ReservedCacheNodesOfferingId>"
+        f"<CacheNodeType>{escape(node_type)}</CacheNodeType>"
+        "</ReservedCacheNodesOffering></ReservedCacheNodesOfferings>"
+    )
+    return _query("DescribeReservedCacheNodesOfferings", ELASTICACHE_NS, body)
+
+
+async def _cache_purchase(
+    sim: AwsPurchaseSim, account: str, key: str, form: dict[str, str]
+) -> Response:
+    reservation = form.get("ReservedCacheNodeId", "") or str(uuid.uuid4())
+    resource_type = next(
+        (
+            c.params.get("CacheNodeType", "")
+            for c in reversed(sim.calls_of("DescribeReservedCacheNodesOfferings"))
+            if c.account == account
+        ),
+        "",
+    )
+    with sim._lock:
+        if any(
+            p.service == "elasticache" and p.account == account and p.commitment_id == reservation
+            for p in sim.purchases
+        ):
+            return _query_error(
+                "ReservedCacheNodeAlreadyExists", f"{reservation} already exists", 404
+            )
+    failure = sim._failure(account, resource_type)
+    if failure:
+        return _query_error(failure, f"cannot purchase {resource_type} now", 400)
+    purchase = AwsPurchase(
+        "elasticache",
+        account,
+        key,
+        reservation,
+        form.get("ReservedCacheNodesOfferingId", ""),
+        form.get("CacheNodeCount", "1"),
+        reservation,
+        resource_type,
+        datetime.now(UTC),
+    )
+    await _accept(sim, purchase)
+    return _query(
+        "PurchaseReservedCacheNodesOffering",
+        ELASTICACHE_NS,
+        f"<ReservedCacheNode>{_cache_node(purchase)}</ReservedCacheNode>",
+    )
+
+
+async def _cache_describe(
+    sim: AwsPurchaseSim, account: str, key: str, form: dict[str, str]
+) -> Response:
+    wanted = form.get("ReservedCacheNodeId")
+    found = [
+        p
+        for p in sim.purchases_of(account)
+        if p.service == "elasticache" and (wanted is None or p.commitment_id == wanted)
+    ]
+    if wanted is not None and not found:
+        return _query_error("ReservedCacheNodeNotFound", f"{wanted} not found", 404)
+    items = "".join(f"<ReservedCacheNode>{_cache_node(p)}</ReservedCacheNode>" for p in found)
+    return _query(
+        "DescribeReservedCacheNodes",
+        ELASTICACHE_NS,
+        f"<ReservedCacheNodes>{items}</ReservedCacheNodes>",
+    )
+
+
+_ELASTICACHE_ACTIONS = {
+    "DescribeReservedCacheNodesOfferings": _cache_offerings,
+    "PurchaseReservedCacheNodesOffering": _cache_purchase,
+    "DescribeReservedCacheNodes": _cache_describe,
+}
+
+
+# MemoryDB (json 1.1) --------------------------------------------------------------------------
+
+
+def _json11_error(code: str, message: str, status: int = 400) -> Response:
+    return Response(
+        json.dumps({"__type": code, "message": message}),
+        status_code=status,
+        media_type="application/x-amz-json-1.1",
+    )
+
+
+def _json11(body: dict[str, Any]) -> Response:
+    return Response(json.dumps(body), media_type="application/x-amz-json-1.1")
+
+
+async def _memorydb(request: Request, sim: AwsPurchaseSim) -> Response:
+    operation = request.headers["x-amz-target"].partition(".")[2]
+    body = json.loads(await request.body() or b"{}")
+    key, account = _caller(request, sim)
+    with sim._lock:
+        sim.calls.append(AwsCall(operation, key, account, {k: str(v) for k, v in body.items()}))
+    if account is None:
+        return _json11_error("UnrecognizedClientException", "The security token is invalid.", 400)
+    if operation == "DescribeReservedNodesOfferings":
+        node_type = str(body.get("NodeType", "db.r6g.large"))
+        offering = _offering_id(
+            "memorydb", node_type, str(body.get("Duration", "")), str(body.get("OfferingType", ""))
+        )
+        return _json11(
+            {
+                "ReservedNodesOfferings": [
+                    {"ReservedNodesOfferingId": offering, "NodeType": node_type}
+                ]
+            }
+        )
+    if operation == "PurchaseReservedNodesOffering":
+        reservation = str(body.get("ReservationId") or uuid.uuid4())
+        resource_type = next(
+            (
+                c.params.get("NodeType", "")
+                for c in reversed(sim.calls_of("DescribeReservedNodesOfferings"))
+                if c.account == account
+            ),
+            "",
+        )
+        with sim._lock:
+            if any(
+                p.service == "memorydb" and p.account == account and p.commitment_id == reservation
+                for p in sim.purchases
+            ):
+                return _json11_error("ReservedNodeAlreadyExistsFault", f"{reservation} exists")
+        failure = sim._failure(account, resource_type)
+        if failure:
+            return _json11_error(failure, f"cannot purchase {resource_type} now")
+        purchase = AwsPurchase(
+            "memorydb",
+            account,
+            key,
+            reservation,
+            str(body.get("ReservedNodesOfferingId", "")),
+            str(body.get("NodeCount", 1)),
+            reservation,
+            resource_type,
+            datetime.now(UTC),
+        )
+        await _accept(sim, purchase)
+        return _json11({"ReservedNode": {"ReservationId": reservation, "NodeCount": 1}})
+    if operation == "DescribeReservedNodes":
+        wanted = body.get("ReservationId")
+        found = [
+            {"ReservationId": p.commitment_id, "NodeType": p.resource_type, "State": "active"}
+            for p in sim.purchases_of(account)
+            if p.service == "memorydb" and (wanted is None or p.commitment_id == wanted)
+        ]
+        if wanted is not None and not found:
+            return _json11_error("ReservedNodeNotFoundFault", f"{wanted} not found", 404)
+        return _json11({"ReservedNodes": found})
+    return _json11_error("UnknownOperationException", operation)
+
+
 # Savings Plans (rest-json) --------------------------------------------------------------------
 
 
@@ -548,7 +736,8 @@ class AwsPurchaseServer:
     def env(self) -> dict[str, str]:
         """The botocore endpoint variables pointing every simulated service here."""
         return {
-            f"AWS_ENDPOINT_URL_{name}": self.url for name in ("STS", "EC2", "RDS", "SAVINGSPLANS")
+            f"AWS_ENDPOINT_URL_{name}": self.url
+            for name in ("STS", "EC2", "RDS", "ELASTICACHE", "MEMORYDB", "SAVINGSPLANS")
         }
 
     def stop(self) -> None:

@@ -11,7 +11,10 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import PurchaseExecution, PurchaseHistory, PurchaseLine
+from api.credentials.service import resolve_account_auth
+from api.models import CloudAccount, PurchaseExecution, PurchaseHistory, PurchaseLine
+from api.providers.aws.purchase import AwsPurchaser
+from api.purchases.runner import Runner
 from tests.cloudsim.aws_purchases import AwsPurchaseSim
 from tests.purchases.conftest import (
     add_aws_account,
@@ -198,3 +201,43 @@ async def test_events_replay_a_finished_group_and_close(
     ).status_code == 404
     lines = (await session.execute(select(PurchaseLine))).scalars().all()
     assert len(lines) == 1
+
+
+async def test_elasticache_and_memorydb_reservation_ids_make_repeats_harmless(
+    app: FastAPI, admin_client: httpx.AsyncClient, session: AsyncSession, aws_sim: AwsPurchaseSim
+) -> None:
+    account = await add_aws_account(admin_client, aws_sim)
+    await add_recommendation(
+        session, account, service="elasticache", resource_type="cache.r6g.large", engine="redis"
+    )
+    await add_recommendation(session, account, service="memorydb", resource_type="db.r6g.large")
+    plan = await make_plan(
+        admin_client,
+        services={"aws:elasticache": {"coverage": 100}, "aws:memorydb": {"coverage": 100}},
+    )
+    _, (run,) = await execute(app, admin_client, plan["id"])
+    assert run["status"] == "completed", (run["error"], [line["error"] for line in run["lines"]])
+    lines = {line["service"]: line for line in run["lines"]}
+    assert {p.service for p in aws_sim.purchases_of()} == {"elasticache", "memorydb"}
+    runner: Runner = app.state.purchase_runner
+    async with app.state.sessionmaker() as db:
+        row = await db.get(CloudAccount, account.id)
+        assert row is not None
+        auth = await resolve_account_auth(db, runner.key_ring, row)
+    purchaser = AwsPurchaser()
+    for service, line in lines.items():
+        assert line["provider_commitment_id"] == f"cudly-{line['idempotency_key']}"
+        (stored,) = (
+            await session.execute(
+                select(PurchaseLine)
+                .where(PurchaseLine.id == line["id"])
+                .execution_options(populate_existing=True)
+            )
+        ).scalars()
+        request = runner._request(stored)
+        # A repeat after a lost answer: the cloud says the reservation exists; nothing new.
+        repeat = await purchaser.purchase(auth, request, runner.settings, runner.clients)
+        assert repeat.provider_commitment_id == line["provider_commitment_id"], service
+        found = await purchaser.reconcile(auth, request, runner.settings, runner.clients)
+        assert found is not None and found.provider_commitment_id == line["provider_commitment_id"]
+    assert len(aws_sim.purchases_of()) == 2

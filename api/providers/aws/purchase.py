@@ -1,10 +1,11 @@
-"""AWS purchases (``shared/CLOUD_APIS.md`` *Purchases*): EC2 reserved instances, RDS reserved
-DB instances and Savings Plans, each with the idempotency the API offers.
+"""AWS purchases (``shared/CLOUD_APIS.md`` *Purchases*): EC2 reserved instances, RDS,
+ElastiCache and MemoryDB reservations and Savings Plans, each with the idempotency the API
+offers (OpenSearch and Redshift are not built yet).
 
 | service | token | after a crash |
 |---|---|---|
 | Savings Plans | ``clientToken`` = the line's key | the same call again returns the same plan |
-| RDS | ``ReservedDBInstanceId`` = ``cudly-<key>`` | describe by that id (a reused id is ``ReservedDBInstanceAlreadyExists``) |
+| RDS, ElastiCache, MemoryDB | the reservation id (``ReservedDBInstanceId``, ``ReservedCacheNodeId``, ``ReservationId``) = ``cudly-<key>`` | describe by that id (a reused id is ``…AlreadyExists``) |
 | EC2 | none | the line was claimed (durable intent) before the call; the RI is tagged with the key after it; reconcile = describe: the tagged RI, else an untagged RI of the same type and count started after the claim |
 
 Purchase calls are never retried by botocore (``max_attempts=1``): a retried EC2 purchase
@@ -12,12 +13,14 @@ after a lost response would buy twice; our state machine retries under the same 
 
 Recommendation ``details`` the purchaser reads (the collector writes them): EC2
 ``platform`` (``Linux/UNIX``), ``tenancy`` (``default``), ``offering_class`` (``standard``);
-RDS ``multi_az`` (bool); Savings Plans ``offering_id`` (CE's ``OfferingId``). Missing values
+RDS ``multi_az`` (bool; the engine is the recommendation's ``engine``); ElastiCache the
+engine as ``ProductDescription`` (default ``redis``); Savings Plans ``offering_id`` (CE's ``OfferingId``). Missing values
 take the defaults shown. For Savings Plans the line ``count`` is the hourly commitment.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -72,6 +75,62 @@ def _refused(exc: ClientError, operation: str) -> ProviderError:
     if _status(exc) >= 500 or code in _UNKNOWN_OUTCOME:
         return ProviderError(text, code="aws_purchase_unknown")
     return PurchaseRejected(text, code="aws_purchase_refused")
+
+
+@dataclass(frozen=True)
+class ReservationApi:
+    """A reserved-offering API whose reservation id the caller chooses."""
+
+    client: str
+    purchase: str
+    describe: str
+    offering_param: str
+    id_param: str
+    count_param: str
+    result: str
+    describe_list: str
+    exists_codes: frozenset[str]
+    missing_codes: frozenset[str]
+
+
+RESERVATION_ID_APIS = {
+    "rds": ReservationApi(
+        "rds",
+        "purchase_reserved_db_instances_offering",
+        "describe_reserved_db_instances",
+        "ReservedDBInstancesOfferingId",
+        "ReservedDBInstanceId",
+        "DBInstanceCount",
+        "ReservedDBInstance",
+        "ReservedDBInstances",
+        frozenset({"ReservedDBInstanceAlreadyExists"}),
+        frozenset({"ReservedDBInstanceNotFound"}),
+    ),
+    "elasticache": ReservationApi(
+        "elasticache",
+        "purchase_reserved_cache_nodes_offering",
+        "describe_reserved_cache_nodes",
+        "ReservedCacheNodesOfferingId",
+        "ReservedCacheNodeId",
+        "CacheNodeCount",
+        "ReservedCacheNode",
+        "ReservedCacheNodes",
+        frozenset({"ReservedCacheNodeAlreadyExists"}),
+        frozenset({"ReservedCacheNodeNotFound"}),
+    ),
+    "memorydb": ReservationApi(
+        "memorydb",
+        "purchase_reserved_nodes_offering",
+        "describe_reserved_nodes",
+        "ReservedNodesOfferingId",
+        "ReservationId",
+        "NodeCount",
+        "ReservedNode",
+        "ReservedNodes",
+        frozenset({"ReservedNodeAlreadyExistsFault", "ReservedNodeAlreadyExists"}),
+        frozenset({"ReservedNodeNotFoundFault", "ReservedNodeNotFound"}),
+    ),
+}
 
 
 def reservation_id(request: PurchaseRequest) -> str:
@@ -167,6 +226,29 @@ class AwsPurchaser:
                     )
                 offerings = answer.get("ReservedDBInstancesOfferings", [])
                 key = "ReservedDBInstancesOfferingId"
+            elif request.service == "elasticache":
+                async with self._client(
+                    clients, credentials, settings, "elasticache", request.region
+                ) as elasticache:
+                    answer = await elasticache.describe_reserved_cache_nodes_offerings(
+                        CacheNodeType=request.resource_type,
+                        Duration=str(duration),
+                        ProductDescription=request.engine or "redis",
+                        OfferingType=offering_type,
+                    )
+                offerings = answer.get("ReservedCacheNodesOfferings", [])
+                key = "ReservedCacheNodesOfferingId"
+            elif request.service == "memorydb":
+                async with self._client(
+                    clients, credentials, settings, "memorydb", request.region
+                ) as memorydb:
+                    answer = await memorydb.describe_reserved_nodes_offerings(
+                        NodeType=request.resource_type,
+                        Duration=str(duration),
+                        OfferingType=offering_type,
+                    )
+                offerings = answer.get("ReservedNodesOfferings", [])
+                key = "ReservedNodesOfferingId"
             else:
                 raise ProviderError(
                     f"buying {request.service} is not supported yet", code="unsupported_service"
@@ -199,8 +281,8 @@ class AwsPurchaser:
         credentials = await self._credentials(auth, settings)
         if request.service == "savings-plans":
             return await self._savings_plan(clients, credentials, settings, request)
-        if request.service == "rds":
-            return await self._rds(clients, credentials, settings, request)
+        if request.service in RESERVATION_ID_APIS:
+            return await self._reserve(clients, credentials, settings, request)
         if request.service == "ec2":
             return await self._ec2(clients, credentials, settings, request)
         raise PurchaseRejected(
@@ -232,34 +314,38 @@ class AwsPurchaser:
             raise sdk_error(exc, "CreateSavingsPlan") from None
         return PurchaseResult(provider_commitment_id=str(answer["savingsPlanId"]))
 
-    async def _rds(
+    async def _reserve(
         self,
         clients: ProviderClients,
         credentials: AwsSessionCredentials,
         settings: Settings,
         request: PurchaseRequest,
     ) -> PurchaseResult:
+        """RDS, ElastiCache, MemoryDB: the reservation id is ours, so a repeat is detected."""
+        api = RESERVATION_ID_APIS[request.service]
         reservation = reservation_id(request)
         try:
-            async with self._client(clients, credentials, settings, "rds", request.region) as rds:
+            async with self._client(
+                clients, credentials, settings, api.client, request.region
+            ) as client:
                 try:
-                    answer = await rds.purchase_reserved_db_instances_offering(
-                        ReservedDBInstancesOfferingId=request.offering_id,
-                        ReservedDBInstanceId=reservation,
-                        DBInstanceCount=int(request.count),
+                    answer = await getattr(client, api.purchase)(
+                        **{
+                            api.offering_param: request.offering_id,
+                            api.id_param: reservation,
+                            api.count_param: int(request.count),
+                        }
                     )
                 except ClientError as exc:
-                    if _code(exc)[0] != "ReservedDBInstanceAlreadyExists":
+                    if _code(exc)[0] not in api.exists_codes:
                         raise
                     # Our own earlier attempt: the id is derived from this line's key.
                     return PurchaseResult(provider_commitment_id=reservation)
         except ClientError as exc:
-            raise _refused(exc, "PurchaseReservedDBInstancesOffering") from None
+            raise _refused(exc, api.purchase) from None
         except BotoCoreError as exc:
-            raise sdk_error(exc, "PurchaseReservedDBInstancesOffering") from None
-        return PurchaseResult(
-            provider_commitment_id=str(answer["ReservedDBInstance"]["ReservedDBInstanceId"])
-        )
+            raise sdk_error(exc, api.purchase) from None
+        return PurchaseResult(provider_commitment_id=str(answer[api.result][api.id_param]))
 
     async def _ec2(
         self,
@@ -304,8 +390,8 @@ class AwsPurchaser:
             if request.service == "savings-plans":
                 # Same clientToken → the same plan: completing the call is the lookup.
                 return await self._savings_plan(clients, credentials, settings, request)
-            if request.service == "rds":
-                return await self._reconcile_rds(clients, credentials, settings, request)
+            if request.service in RESERVATION_ID_APIS:
+                return await self._reconcile_reservation(clients, credentials, settings, request)
             if request.service == "ec2":
                 return await self._reconcile_ec2(clients, credentials, settings, request)
         except ClientError as exc:
@@ -317,22 +403,25 @@ class AwsPurchaser:
             raise sdk_error(exc, "the reconcile lookup") from None
         return None
 
-    async def _reconcile_rds(
+    async def _reconcile_reservation(
         self,
         clients: ProviderClients,
         credentials: AwsSessionCredentials,
         settings: Settings,
         request: PurchaseRequest,
     ) -> PurchaseResult | None:
+        api = RESERVATION_ID_APIS[request.service]
         reservation = reservation_id(request)
-        async with self._client(clients, credentials, settings, "rds", request.region) as rds:
+        async with self._client(
+            clients, credentials, settings, api.client, request.region
+        ) as client:
             try:
-                answer = await rds.describe_reserved_db_instances(ReservedDBInstanceId=reservation)
+                answer = await getattr(client, api.describe)(**{api.id_param: reservation})
             except ClientError as exc:
-                if _code(exc)[0] == "ReservedDBInstanceNotFound":
+                if _code(exc)[0] in api.missing_codes:
                     return None
                 raise
-        if answer.get("ReservedDBInstances"):
+        if answer.get(api.describe_list):
             return PurchaseResult(provider_commitment_id=reservation)
         return None
 

@@ -96,6 +96,15 @@ async def target_accounts(
     )
 
 
+async def accounts_by_id(
+    session: AsyncSession, account_ids: Sequence[uuid.UUID]
+) -> list[CloudAccount]:
+    if not account_ids:
+        return []
+    query = select(CloudAccount).where(CloudAccount.id.in_(list(account_ids)))
+    return list((await session.execute(query)).scalars())
+
+
 async def add_run_accounts(
     session: AsyncSession,
     run_id: uuid.UUID,

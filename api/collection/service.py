@@ -53,7 +53,7 @@ from api.providers.base import (
 from api.providers.clients import ProviderClients
 from api.recommendations.repository import replace_account_recommendations
 from api.service_config.merge import EffectiveServiceConfig
-from api.service_config.service import effective_configs
+from api.service_config.service import effective_configs, effective_configs_for_accounts
 from api.telemetry import context as log_context
 from api.telemetry import metrics, tracing
 
@@ -205,7 +205,10 @@ def _error_text(
 
 
 async def _prepare(
-    ctx: CollectionContext, run_id: uuid.UUID, ref: RunAccountRef
+    ctx: CollectionContext,
+    run_id: uuid.UUID,
+    ref: RunAccountRef,
+    configs: dict[uuid.UUID, list[EffectiveServiceConfig]],
 ) -> tuple[AccountAuth, list[EffectiveServiceConfig]]:
     """Step 1: one short unit of work that leaves only frozen values behind."""
     key_ring = await ctx.key_ring()
@@ -222,7 +225,9 @@ async def _prepare(
             if exc.code == "no_credentials":
                 raise AccountSkipped(exc.message) from None
             raise
-        config = await effective_configs(session, account)
+        # Read for every account at the start of the run (two queries in all); an account
+        # missing from that read reads its own.
+        config = configs.get(account.id) or await effective_configs(session, account)
     return auth, config
 
 
@@ -270,11 +275,14 @@ async def _persist(
 
 
 async def collect_account(
-    ctx: CollectionContext, run_id: uuid.UUID, ref: RunAccountRef
+    ctx: CollectionContext,
+    run_id: uuid.UUID,
+    ref: RunAccountRef,
+    configs: dict[uuid.UUID, list[EffectiveServiceConfig]] | None = None,
 ) -> AccountResult:
     """Prepare, sweep, persist one account (its failures raise; fan_out captures them)."""
     started = time.perf_counter()
-    auth, config = await _prepare(ctx, run_id, ref)
+    auth, config = await _prepare(ctx, run_id, ref, configs or {})
     collector = ctx.collector_for(Provider(ref.provider))
     try:
         sweep = await collector.collect(auth, config, ctx.settings, ctx.clients)
@@ -316,6 +324,8 @@ async def _execute_run(
 ) -> None:
     async with unit_of_work(ctx.maker) as session:
         refs = await repository.pending_accounts(session, run_id)
+        accounts = await repository.accounts_by_id(session, [r.cloud_account_id for r in refs])
+        configs = await effective_configs_for_accounts(session, accounts)
 
     async def record(ref: RunAccountRef, outcome: Outcome[AccountResult]) -> None:
         status, error = RunAccountStatus.ok, None
@@ -362,7 +372,7 @@ async def _execute_run(
             cloud_account_id=ref.cloud_account_id,
             provider=ref.provider,
         ):
-            return await collect_account(ctx, run_id, ref)
+            return await collect_account(ctx, run_id, ref, configs)
 
     beating = asyncio.create_task(_heartbeat(ctx, run_id))
     try:

@@ -125,3 +125,22 @@ async def test_savings_over_time_carries_each_account_forward(
     )
     [only_usd] = mine["series"]
     assert [Decimal(p["potential_monthly_savings"]) for p in only_usd["points"]] == [Decimal(8)]
+
+
+async def test_a_plan_reaching_beyond_the_callers_scope_is_not_shown(
+    session: AsyncSession, make_client: MakeClient
+) -> None:
+    a, b = await f.account(session, "a"), await f.account(session, "b")
+    only_a = await f.plan(session, name="only a", accounts=[a])
+    await f.plan(session, name="a and b", accounts=[a, b])
+    await f.plan(session, name="gcp", provider="gcp", schedule="0 1 * * *")  # touches no aws
+    await session.commit()
+
+    scoped = await make_client(permissions=[f.perm([a.id])])
+    body = await _get(scoped, "/api/dashboard/upcoming")
+    assert [r["plan_id"] for r in body["scheduled_runs"]] == [str(only_a.id)]
+    both = await make_client(permissions=[f.perm([a.id, b.id])])
+    names = {
+        r["plan_name"] for r in (await _get(both, "/api/dashboard/upcoming"))["scheduled_runs"]
+    }
+    assert names == {"only a", "a and b"}

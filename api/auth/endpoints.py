@@ -7,13 +7,10 @@ from fastapi import APIRouter, Request, Response, status
 from api.auth import service
 from api.auth.deps import CurrentPrincipal
 from api.auth.schemas import LoginIn, LoginOut, MeOut, SetupAdminIn, UserOut
-from api.auth.service import to_user_out, user_out
-from api.db import SessionDep
+from api.db import ReadSessionDep, SessionDep
 from api.errors import ErrorBody
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-
-__all__ = ["router", "to_user_out", "user_out"]  # re-exported for api.users until it moves
 
 
 @router.post(
@@ -42,7 +39,7 @@ async def logout(principal: CurrentPrincipal, session: SessionDep) -> Response:
 
 
 @router.get("/me", response_model=MeOut)
-async def me(principal: CurrentPrincipal, session: SessionDep) -> MeOut:
+async def me(principal: CurrentPrincipal, session: ReadSessionDep) -> MeOut:
     """The signed-in user, with the permissions their groups grant."""
     base = await service.user_out(session, await service.get_user(session, principal.user_id))
     return MeOut(

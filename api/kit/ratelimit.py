@@ -56,11 +56,20 @@ async def consume(session: AsyncSession, limits: Sequence[Limit]) -> Blocked | N
         [limit.window_s for limit in limits],
         [limit.backoff for limit in limits],
     )
-    for limit in limits:
-        if limit.bucket not in counted:
-            left = await repository.seconds_left(session, limit.bucket, limit.window_s)
-            return Blocked(limit=limit, retry_after_s=max(1, math.ceil(left)))
-    return None
+    if len(counted) == len(limits):
+        return None
+    full = await repository.full_buckets(
+        session,
+        [limit.bucket for limit in limits],
+        [limit.limit for limit in limits],
+        [limit.window_s for limit in limits],
+    )
+    # The longest wait is the one that decides when a retry can pass.
+    waits = [(full[limit.bucket], limit) for limit in limits if limit.bucket in full]
+    if not waits:  # freed between the two statements: retry at once
+        return Blocked(limit=limits[0], retry_after_s=1)
+    left, limit = max(waits, key=lambda wait: wait[0])
+    return Blocked(limit=limit, retry_after_s=max(1, math.ceil(left)))
 
 
 async def use_autocommit(session: AsyncSession) -> None:

@@ -50,12 +50,14 @@ _CONSUME = text(
     """  # noqa: S608 - the f-string joins constant SQL fragments; values are bound
 )
 
-_RETRY_AFTER = text(
-    """
-    SELECT EXTRACT(EPOCH FROM (w.window_start + make_interval(
-        secs => CAST(:window AS double precision) * power(2, LEAST(w.strikes, 6))) - now()))
-    FROM rate_limit_windows AS w WHERE w.bucket = :bucket
-    """
+# The buckets that are full now, with the seconds until their window ends.
+_FULL = text(
+    f"""
+    SELECT w.bucket, EXTRACT(EPOCH FROM (w.window_start + {_SPAN} - now()))
+    FROM rate_limit_windows AS w
+    WHERE w.bucket = ANY(CAST(:buckets AS text[]))
+      AND NOT ({_EXPIRED}) AND w.count >= {_LIMIT}
+    """  # noqa: S608 - constant SQL fragments only
 )
 
 _REFUND = text(
@@ -94,12 +96,22 @@ async def use_autocommit(session: AsyncSession) -> None:
     await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
-async def seconds_left(session: AsyncSession, bucket: str, window_s: int) -> float:
-    """Seconds until the bucket's current window ends (0 when there is none)."""
-    value = (
-        await session.execute(_RETRY_AFTER, {"bucket": bucket, "window": window_s})
-    ).scalar_one_or_none()
-    return max(0.0, float(value or 0))
+async def full_buckets(
+    session: AsyncSession,
+    buckets: Sequence[str],
+    limits: Sequence[int],
+    windows_s: Sequence[int],
+) -> dict[str, float]:
+    """The buckets at their limit, each with the seconds left in its window."""
+    rows = await session.execute(
+        _FULL,
+        {
+            "buckets": list(buckets),
+            "limits": list(limits),
+            "windows": [float(w) for w in windows_s],
+        },
+    )
+    return {str(bucket): max(0.0, float(left)) for bucket, left in rows}
 
 
 async def refund(session: AsyncSession, bucket: str) -> None:

@@ -27,9 +27,9 @@ COLLECTORS: dict[Provider, str] = {
     Provider.azure: "api.providers.azure.collector:AzureCollector",
     Provider.gcp: "api.providers.gcp.collector:GcpCollector",
 }
-# No Azure purchaser yet: executing an Azure plan fails with "not supported yet".
 PURCHASERS: dict[Provider, str] = {
     Provider.aws: "api.providers.aws.purchase:AwsPurchaser",
+    Provider.azure: "api.providers.azure.purchase:AzurePurchaser",
     Provider.gcp: "api.providers.gcp.purchase:GcpPurchaser",
 }
 

@@ -737,12 +737,14 @@ async def crm_v1_list(request: Request, state: SimState, form: dict[str, str]) -
 def create_app(state: SimState | None = None) -> Starlette:
     """Build the ASGI app; ``app.state.sim`` is the :class:`SimState` it serves."""
     from .collect import routes as collect_routes
+    from .azure_purchases import routes as azure_purchase_routes
     from .gcp_purchases import routes as gcp_purchase_routes
 
     app = Starlette(
         routes=[
             *collect_routes(),
             *gcp_purchase_routes(),
+            *azure_purchase_routes(),
             Route("/token", gcp_token, methods=["POST"]),
             Route("/v1/token", gcp_token, methods=["POST"]),  # sts.googleapis.com/v1/token
             Route(

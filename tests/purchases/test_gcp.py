@@ -1,4 +1,5 @@
-"""GCP commitments: requestId = the line's key, a deterministic name, the operation followed."""
+"""GCP commitments (requestId = the line's key, a deterministic name, the operation followed)
+and Azure reservation orders (the order id fixed on the line before the purchase)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.config import Settings
 from api.models import CloudAccount
+from api.providers.azure.purchase import AzurePurchaser
 from api.providers.base import PurchaseRequest
 from api.providers.gcp.purchase import GcpPurchaser
 from api.purchases.runner import Runner
 from tests.cloudsim import SimServer, make_gcp_key
+from tests.cloudsim.azure_purchases import azure_purchases
 from tests.cloudsim.gcp_purchases import GcpPurchaseSim, gcp_purchases
 from tests.credentials.fixtures import (
     CLIENT,
@@ -158,12 +161,15 @@ async def test_refused_commitment_fails_the_line(
     assert gcp_sim.commitments_of() == []
 
 
-async def test_azure_dry_run_without_a_purchaser_confirms_identity_and_simulates(
+async def test_azure_reservation_order_id_is_fixed_before_the_purchase(
     app: FastAPI,
     cloudsim: SimServer,
+    settings: Settings,
     admin_client: httpx.AsyncClient,
     session: AsyncSession,
 ) -> None:
+    orders = azure_purchases(cloudsim.state)
+    orders.reset()
     secret = "azure-client-secret-value-0001"
     cloudsim.state.add_azure_client(TENANT, CLIENT, secret)
     cloudsim.state.add_subscription(SUB, TENANT, "Prod", granted_to=[CLIENT])
@@ -174,15 +180,56 @@ async def test_azure_dry_run_without_a_purchaser_confirms_identity_and_simulates
     )
     assert stored.status_code == 204, stored.text
     await add_recommendation(
-        session, account, provider="azure", service="vm", region="westeurope", term=1
+        session,
+        account,
+        provider="azure",
+        service="vm",
+        region="westeurope",
+        resource_type="Standard_D2s_v3",
+        count=Decimal(2),
+        term=1,
     )
-    plan = await make_plan(admin_client, services={"azure:vm": {"term": 1}}, dry_run=True)
-    _, (run,) = await execute(app, admin_client, plan["id"])
+    dry = await make_plan(admin_client, services={"azure:vm": {"term": 1, "coverage": 100}}, dry_run=True)
+    _, (run,) = await execute(app, admin_client, dry["id"])
     assert run["status"] == "completed", run
     assert [line["status"] for line in run["lines"]] == ["simulated"]
-    assert cloudsim.state.calls("GET", f"/subscriptions/{SUB}")
+    assert run["lines"][0]["offering_id"]  # the quoted order id
+    assert orders.orders_of() == []
 
-    real = await make_plan(admin_client, services={"azure:vm": {"term": 1}}, dry_run=False)
+    real = await make_plan(admin_client, services={"azure:vm": {"term": 1, "coverage": 100}}, dry_run=False)
     _, (run,) = await execute(app, admin_client, real["id"])
-    assert run["status"] == "failed"
-    assert "not supported yet" in run["error"]
+    assert run["status"] == "completed", (run["error"], [x["error"] for x in run["lines"]])
+    (line,) = run["lines"]
+    (order,) = orders.orders_of(SUB)
+    assert order.order_id == line["offering_id"] == line["provider_commitment_id"]
+    assert order.principal == CLIENT
+    assert order.body["properties"]["quantity"] == 2
+    assert order.body["properties"]["displayName"] == f"cudly-{line['idempotency_key']}"
+
+    runner: Runner = app.state.purchase_runner
+    from api.credentials.service import resolve_account_auth
+
+    row = await session.get(CloudAccount, account.id)
+    assert row is not None
+    auth = await resolve_account_auth(session, runner.key_ring, row)
+    request = PurchaseRequest(
+        idempotency_key=line["idempotency_key"],
+        service="vm",
+        region="westeurope",
+        resource_type="Standard_D2s_v3",
+        engine="",
+        variant="",
+        term=1,
+        payment="no-upfront",
+        count=Decimal(2),
+        upfront_cost=Decimal(0),
+        recurring_monthly_cost=Decimal(0),
+        offering_id=line["offering_id"],
+        claimed_at=None,
+    )
+    purchaser = AzurePurchaser()
+    repeat = await purchaser.purchase(auth, request, settings, runner.clients)
+    assert repeat.provider_commitment_id == order.order_id
+    assert len(orders.orders_of()) == 1
+    found = await purchaser.reconcile(auth, request, settings, runner.clients)
+    assert found is not None and found.provider_commitment_id == order.order_id

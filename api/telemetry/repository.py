@@ -9,17 +9,14 @@ from sqlalchemy import ColumnElement, distinct, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from api.enums import PurchaseLineStatus, RunStatus
+from api.enums import ApprovalStatus, PurchaseLineStatus, RunStatus
 from api.models import (
     CloudAccount,
     CollectionRun,
     CollectionRunAccount,
-    PurchaseExecution,
+    PurchaseApproval,
     PurchaseLine,
 )
-
-# PLANS adds this execution status (migration 0005); spelled once here until the enum has it.
-AWAITING_APPROVAL = "awaiting_approval"
 
 
 def _age_s(
@@ -49,9 +46,9 @@ async def approval_backlog(session: AsyncSession) -> tuple[int, float]:
     row = (
         await session.execute(
             select(
-                func.count(distinct(PurchaseExecution.execution_group_id)),
-                _age_s(PurchaseExecution.created_at),
-            ).where(PurchaseExecution.status == AWAITING_APPROVAL)
+                func.count(distinct(PurchaseApproval.execution_group_id)),
+                _age_s(PurchaseApproval.created_at),
+            ).where(PurchaseApproval.status == ApprovalStatus.awaiting.value)
         )
     ).one()
     return int(row[0]), float(row[1] or 0)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from api.models import CollectionRun, PurchaseApproval, PurchaseExecution, PurchaseLine
 from tests.fixtures.auth import MakeClient
-from tests.telemetry.conftest import samples
+from tests.telemetry.conftest import samples, value
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -122,3 +124,62 @@ async def test_every_route_is_labelled_by_its_own_template(
     }
     assert templates <= labelled
     assert not UUID.search(body)
+
+
+async def test_database_gauges_show_stuck_lines_waiting_approvals_and_running_runs(
+    admin_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    now = datetime.now(UTC)
+    group_id = uuid.uuid4()
+    execution = PurchaseExecution(
+        execution_group_id=group_id,
+        account_external_id="123456789012",
+        account_name="acct",
+        provider="aws",
+        status="running",
+    )
+    session.add(execution)
+    await session.flush()
+    session.add_all(
+        [
+            PurchaseLine(
+                execution_id=execution.id,
+                idempotency_key=f"k-{uuid.uuid4()}",
+                status="purchasing",
+                service="ec2",
+                claimed_at=now - timedelta(minutes=20),
+            ),
+            PurchaseLine(
+                execution_id=execution.id,
+                idempotency_key=f"k-{uuid.uuid4()}",
+                status="pending",
+                service="ec2",
+            ),
+            PurchaseApproval(
+                execution_group_id=group_id,
+                expires_at=now + timedelta(hours=32),
+                created_at=now - timedelta(hours=40),
+            ),
+            PurchaseApproval(
+                execution_group_id=uuid.uuid4(),
+                status="approved",
+                expires_at=now,
+                created_at=now - timedelta(hours=70),
+            ),
+            CollectionRun(trigger="manual", status="running", started_at=now - timedelta(hours=2)),
+        ]
+    )
+    await session.commit()
+    body = (await admin_client.get("/metrics")).text
+    assert value(body, "cudly_purchase_lines", state="purchasing") == 1
+    assert value(body, "cudly_purchase_lines", state="pending") == 1
+    assert value(body, "cudly_purchase_lines", state="purchased") == 0
+    assert 20 * 60 <= value(body, "cudly_purchase_lines_purchasing_oldest_age_seconds") < 25 * 60
+    assert value(body, "cudly_approval_groups_awaiting") == 1
+    assert 40 * 3600 <= value(body, "cudly_approval_oldest_wait_seconds") < 41 * 3600
+    assert value(body, "cudly_approval_ttl_seconds") == 72 * 3600
+    assert value(body, "cudly_collection_runs_running") == 1
+    assert value(body, "cudly_collection_run_oldest_running_age_seconds") >= 2 * 3600
+    # No enabled account: one wave of the account timeout.
+    assert value(body, "cudly_collection_run_budget_seconds") == 120
+    assert value(body, "cudly_metrics_database_up") == 1

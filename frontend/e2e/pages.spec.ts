@@ -139,6 +139,41 @@ test("a plan's target accounts are saved and shown; a dry run shows each account
   await screenshot(page, "plan-execution");
 });
 
+test("a real execution waits for approval: not by its trigger, approved by a second user", async ({ page, request, browser }) => {
+  const api = await seeder(request);
+  const group = await api.post<{ id: string }>("/api/groups", {
+    name: "approvers",
+    permissions: [
+      { resource: "plans", action: "view" },
+      { resource: "plans", action: "approve" },
+      { resource: "accounts", action: "view" },
+    ],
+  });
+  const approver = { email: "approver@example.com", password: "second pair of eyes" };
+  await api.post("/api/users", { ...approver, role: "user", group_ids: [group.id] });
+  const plan = await api.post<{ id: string }>("/api/plans", { name: "Real EC2", services: { "aws:ec2": {} }, dry_run: false });
+  await api.put(`/api/plans/${plan.id}/accounts`, { account_ids: [seeded.awsA.id] });
+  await api.post(`/api/plans/${plan.id}/execute`, {}, 202);
+
+  await page.goto("/executions");
+  const card = page.getByRole("region", { name: /Approval of group/ });
+  await expect(card).toBeVisible({ timeout: 30_000 });
+  await expect(card.getByRole("table", { name: "Lines to approve" })).toContainText("prod-payments");
+  await expect(card.getByLabel("Approval totals")).toContainText("Upfront");
+  await expect(card.getByRole("button", { name: "Approve" })).toBeDisabled();
+  await screenshot(page, "executions-awaiting-approval");
+
+  const context = await browser.newContext();
+  const second = await context.newPage();
+  await signIn(second, context.request, approver);
+  await second.goto("/executions");
+  const theirCard = second.getByRole("region", { name: /Approval of group/ });
+  await expect(theirCard.getByRole("button", { name: "Approve" })).toBeEnabled();
+  await theirCard.getByRole("button", { name: "Approve" }).click();
+  await expect(theirCard).toBeHidden({ timeout: 30_000 });
+  await context.close();
+});
+
 test("screenshots of the read pages", async ({ page }) => {
   for (const [path, name, heading] of [
     ["/dashboard", "dashboard", "Dashboard"],

@@ -24,6 +24,7 @@ import boto3
 import uvicorn
 
 from tests.cloudsim import SimServer, run_cloudsim, run_moto_server
+from tests.cloudsim.aws_purchases import run_aws_purchase_sim
 from tests.cloudsim.collect import aws_ec2_detail, aws_rds_detail, aws_sp_detail, collect_env
 
 AMBIENT_KEY_ID = "AKIAE2ESERVERAMBIENT"
@@ -91,30 +92,30 @@ def _arrange_cloud(sim: SimServer) -> None:
         aws_sp_detail("COMPUTE_SP", hourly="2.5", savings="1504.00"),
         sp_type="COMPUTE_SP",
     )
+    # EC2 is the purchase simulator's (offerings, purchases): the inventory shown is RDS's.
     start = datetime.now(UTC) - timedelta(days=300)
     c.aws_inventory(
         MOTO_ACCOUNT,
-        "ec2",
+        "rds",
         *[
             {
-                "ReservedInstancesId": f"ri-e2e-{n}",
-                "InstanceType": instance,
-                "InstanceCount": n + 2,
-                "Start": start,
-                "End": start + timedelta(days=days),
-                "Duration": days * 86400,
-                "FixedPrice": 0.0,
-                "UsagePrice": 0.0,
-                "RecurringCharges": [{"Amount": 0.04 * (n + 1), "Frequency": "Hourly"}],
-                "OfferingType": "No Upfront",
-                "OfferingClass": "standard",
-                "ProductDescription": "Linux/UNIX",
-                "InstanceTenancy": "default",
+                "ReservedDBInstanceId": f"rds-e2e-{n}",
+                "DBInstanceClass": instance,
+                "DBInstanceCount": n + 1,
+                "ProductDescription": "postgresql",
+                "OfferingType": "Partial Upfront",
+                "RecurringCharges": [
+                    {"RecurringChargeAmount": 0.05 * (n + 1), "RecurringChargeFrequency": "Hourly"}
+                ],
+                "MultiAZ": False,
+                "StartTime": start - timedelta(days=days),
+                "Duration": 31536000,
+                "FixedPrice": 120.0 * (n + 1),
                 "CurrencyCode": "USD",
                 "State": "active",
             }
             for n, (instance, days) in enumerate(
-                [("m5.large", 365), ("c5.xlarge", 340), ("t3.medium", 1095)]
+                [("db.r5.large", 0), ("db.m5.xlarge", 40), ("db.t3.medium", 55)]
             )
         ],
     )
@@ -130,12 +131,15 @@ def main() -> None:
     with (
         run_moto_server() as moto_url,
         run_cloudsim(tls=False) as sim,
+        run_aws_purchase_sim() as purchases,
         tempfile.TemporaryDirectory(prefix="cudly-e2e-") as data,
     ):
         arn, key_id, secret = _good_keys(moto_url)
         _enable_signature_checks(moto_url)
         _arrange_cloud(sim)
         os.environ.update(collect_env(sim))  # Cost Explorer & co. (STS stays on moto)
+        purchases.sim.add_key(MOTO_ACCOUNT, key_id)
+        os.environ["AWS_ENDPOINT_URL_EC2"] = purchases.url  # RI offerings and purchases
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": moto_url,
@@ -145,6 +149,9 @@ def main() -> None:
                 "AWS_EC2_METADATA_DISABLED": "true",
                 "CUDLY_DATA_DIR": data,
                 "CUDLY_SCHEDULER_ENABLED": "false",
+                # Real (non-dry-run) executions wait for a second person; the simulator sells.
+                "CUDLY_PURCHASES_ENABLED": "true",
+                "CUDLY_PURCHASE_APPROVAL": "required",
                 "CUDLY_LOG_LEVEL": "WARNING",
             }
         )

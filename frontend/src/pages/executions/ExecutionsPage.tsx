@@ -7,6 +7,7 @@ import { can, useAuth } from "../../auth/AuthContext";
 import { Empty, ErrorState, Loading } from "../../components/States";
 import { useUrlFilters } from "../../components/useUrlFilters";
 import { formatMoney } from "../../lib/money";
+import { Approvals } from "./Approvals";
 import { EXECUTION_COLOR } from "./ExecutionGroup";
 
 type Execution = Schemas["ExecutionRead"];
@@ -23,6 +24,7 @@ export function ExecutionsPage() {
   return (
     <Stack>
       <Title order={2}>Executions</Title>
+      {list.data && <Approvals executions={list.data.executions} />}
       {list.isPending ? (
         <Loading label="Loading executions" />
       ) : list.error ? (

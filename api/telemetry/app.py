@@ -30,9 +30,6 @@ logger = logging.getLogger(__name__)
 
 def install(app: FastAPI) -> None:
     """Add the HTTP series middleware, request tracing and the telemetry start/stop hooks."""
-    directory = metrics.multiprocess_dir()
-    if directory:
-        os.makedirs(directory, exist_ok=True)
     app.add_middleware(HttpMetricsMiddleware)
     tracing.init()
     tracing.instrument_app(app)

@@ -36,6 +36,9 @@ from api.enums import Provider, PurchaseLineStatus, RunAccountStatus, RunStatus
 
 # ``*_created`` timestamps double the series count and no rule or panel uses them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # The unlabelled series below open their files in it as soon as they are defined.
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 CLOUD_OUTCOMES = frozenset({"ok", "throttled", "error", "timeout"})

@@ -17,7 +17,10 @@ from api.telemetry import metrics, repository
 
 logger = logging.getLogger(__name__)
 
-CHECK_TIMEOUT_S = 2.0
+CHECK_TIMEOUT_S = 2.0  # readiness, like /api/health: a load balancer wants a quick answer
+# The scrape's database gauges: within Prometheus' default scrape timeout (10 s), generous
+# enough for a loaded database; past it the scrape still answers, with database_up 0.
+GAUGES_TIMEOUT_S = 8.0
 
 
 @lru_cache(maxsize=1)
@@ -90,7 +93,7 @@ async def database_gauges(
     """Read the scrape-time gauges; a database that does not answer gives ``up=False``."""
     try:
         async with maker() as session:
-            gauges = await asyncio.wait_for(_read(session, settings), CHECK_TIMEOUT_S)
+            gauges = await asyncio.wait_for(_read(session, settings), GAUGES_TIMEOUT_S)
             await session.rollback()
         return gauges
     except Exception:

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from api.models import CollectionRun, PurchaseApproval, PurchaseExecution, PurchaseLine
+from api.telemetry import metrics, service
 from tests.fixtures.auth import MakeClient
 from tests.telemetry.conftest import samples, value
 
@@ -183,3 +184,20 @@ async def test_database_gauges_show_stuck_lines_waiting_approvals_and_running_ru
     # No enabled account: one wave of the account timeout.
     assert value(body, "cudly_collection_run_budget_seconds") == 120
     assert value(body, "cudly_metrics_database_up") == 1
+
+
+async def test_a_scrape_without_the_database_still_answers(
+    app: FastAPI, admin_client: httpx.AsyncClient
+) -> None:
+    await admin_client.get("/api/health")
+    gone = create_async_engine(
+        "postgresql+asyncpg://nobody@/cudly?host=/nonexistent", connect_args={"timeout": 1}
+    )
+    try:
+        gauges = await service.database_gauges(async_sessionmaker(gone), app.state.settings)
+    finally:
+        await gone.dispose()
+    body = metrics.render(None, gauges)[0].decode()
+    assert value(body, "cudly_metrics_database_up") == 0
+    assert "cudly_purchase_lines{" not in body
+    assert value(body, "cudly_http_requests_total", route="/api/health") >= 1

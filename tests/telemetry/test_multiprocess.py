@@ -40,6 +40,7 @@ def _run(directory: Path, script: str, *args: str) -> str:
 
 
 def test_a_scrape_sums_every_worker(tmp_path: Path) -> None:
+    tmp_path = tmp_path / "not-created-yet"  # the first worker creates it
     leader = _run(tmp_path, WORKER, "leader").strip()
     _run(tmp_path, WORKER, "follower")
     body = _run(tmp_path, SCRAPE)

@@ -88,8 +88,8 @@ export function DashboardPage() {
                     <YAxis width={80} />
                     <Tooltip formatter={(value) => formatMoney(String(value), currencySeries.currency)} />
                     <Legend />
-                    <Line type="monotone" dataKey="potential" name="Potential savings" stroke="#228be6" strokeWidth={2} dot={{ r: 3 }} connectNulls />
-                    <Line type="monotone" dataKey="realized" name="Realized savings" stroke="#40c057" strokeWidth={2} dot={{ r: 3 }} connectNulls />
+                    <Line type="monotone" dataKey="potential" name="Potential savings" stroke="#228be6" strokeWidth={2} dot={{ r: 3 }} connectNulls isAnimationActive={false} />
+                    <Line type="monotone" dataKey="realized" name="Realized savings" stroke="#40c057" strokeWidth={2} dot={{ r: 3 }} connectNulls isAnimationActive={false} />
                   </LineChart>
                 </ResponsiveContainer>
               </div>

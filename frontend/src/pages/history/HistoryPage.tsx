@@ -55,8 +55,8 @@ export function HistoryPage() {
                     <YAxis width={80} />
                     <Tooltip formatter={(value) => formatMoney(String(value), s.currency)} />
                     <Legend />
-                    <Bar dataKey="committed" name={`Committed (${s.currency})`} fill="#228be6" />
-                    <Bar dataKey="savings" name={`Monthly savings (${s.currency})`} fill="#40c057" />
+                    <Bar dataKey="committed" name={`Committed (${s.currency})`} fill="#228be6" isAnimationActive={false} />
+                    <Bar dataKey="savings" name={`Monthly savings (${s.currency})`} fill="#40c057" isAnimationActive={false} />
                   </BarChart>
                 </ResponsiveContainer>
               </div>

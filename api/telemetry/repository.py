@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, distinct, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from api.enums import ApprovalStatus, PurchaseLineStatus, RunStatus
@@ -17,6 +17,13 @@ from api.models import (
     PurchaseApproval,
     PurchaseLine,
 )
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """``SELECT 1`` on a fresh connection, as /api/health does (not api.db's: importing it
+    from telemetry would close an import cycle)."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
 
 
 def _age_s(

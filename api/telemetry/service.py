@@ -12,7 +12,6 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.config import Settings
-from api.db import ping
 from api.telemetry import metrics, repository
 
 logger = logging.getLogger(__name__)
@@ -55,7 +54,7 @@ async def readiness(app_state: Any) -> Readiness:
         "ok" if getattr(app_state, "key_ring", None) is not None else "not_loaded"
     )
     try:
-        await asyncio.wait_for(ping(engine), CHECK_TIMEOUT_S)
+        await asyncio.wait_for(repository.ping(engine), CHECK_TIMEOUT_S)
     except Exception:
         return Readiness(database="unreachable", migrations="unknown", key_ring=key_ring)
     try:

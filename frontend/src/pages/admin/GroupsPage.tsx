@@ -77,7 +77,7 @@ export function GroupsPage() {
           </Table>
         </Table.ScrollContainer>
       )}
-      <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing === "new" ? "Add group" : "Edit group"} size="xl">
+      <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing === "new" || editing === null ? "Add group" : "Edit group"} size="xl">
         {editing !== null && <GroupForm group={editing === "new" ? undefined : editing} accounts={accounts.data?.accounts ?? []} onDone={() => setEditing(null)} />}
       </Modal>
       <Modal opened={deleting !== null} onClose={() => setDeleting(null)} title={`Delete group ${deleting?.name ?? ""}?`}>

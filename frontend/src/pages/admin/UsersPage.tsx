@@ -73,7 +73,7 @@ export function UsersPage() {
           </Table>
         </Table.ScrollContainer>
       )}
-      <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing === "new" ? "Add user" : "Edit user"}>
+      <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing === "new" || editing === null ? "Add user" : "Edit user"}>
         {editing !== null && <UserForm user={editing === "new" ? undefined : editing} groupOptions={groupOptions} onDone={() => setEditing(null)} />}
       </Modal>
       <Modal opened={deleting !== null} onClose={() => setDeleting(null)} title={`Delete user ${deleting?.email ?? ""}?`}>

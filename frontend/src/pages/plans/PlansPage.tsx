@@ -98,7 +98,7 @@ export function PlansPage() {
           </Table>
         </Table.ScrollContainer>
       )}
-      <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing === "new" ? "Add plan" : "Edit plan"} size="lg">
+      <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing === "new" || editing === null ? "Add plan" : "Edit plan"} size="lg">
         {editing !== null && <PlanForm plan={editing === "new" ? undefined : editing} onDone={() => setEditing(null)} />}
       </Modal>
       <Modal opened={executing !== null} onClose={() => setExecuting(null)} title={`Execute ${executing?.name ?? ""}`} size="lg">

@@ -84,4 +84,5 @@ def test_every_workers_requests_are_counted_once(two_workers: tuple[str, str]) -
         after = value(body, "cudly_http_requests_total", route="/api/health", status="200")
         assert after - before == REQUESTS
         pool_sizes.add(value(body, "cudly_db_pool_size"))
-    assert pool_sizes == {2 * 2 * 10}  # both workers live and reporting' pools (CUDLY_DB_POOL_SIZE 10, x2 overflow)
+    # Both workers live and reporting: 2 x (CUDLY_DB_POOL_SIZE 10 + as many overflow).
+    assert pool_sizes == {2 * 2 * 10}

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -45,7 +45,9 @@ from api.providers.base import (
     PurchaseResult,
     ensure_identity,
 )
-from api.providers.clients import ProviderClients
+
+if TYPE_CHECKING:
+    from api.providers.clients import ProviderClients
 
 TAG_KEY = "cudly:idempotency-key"
 YEAR_S = 31_536_000

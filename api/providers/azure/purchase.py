@@ -11,7 +11,7 @@ followed: no answer chooses where the server connects).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -25,7 +25,9 @@ from api.providers.base import (
     PurchaseRequest,
     PurchaseResult,
 )
-from api.providers.clients import ProviderClients
+
+if TYPE_CHECKING:
+    from api.providers.clients import ProviderClients
 
 API_VERSION = "2022-11-01"
 RESOURCE_TYPES = {

@@ -11,7 +11,7 @@ operation is polled until ``DONE``. Recommendation ``details`` the purchaser rea
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -24,8 +24,10 @@ from api.providers.base import (
     PurchaseRequest,
     PurchaseResult,
 )
-from api.providers.clients import ProviderClients
 from api.providers.gcp.client import GcpProvider, access_token
+
+if TYPE_CHECKING:
+    from api.providers.clients import ProviderClients
 
 PLANS = {1: "TWELVE_MONTH", 3: "THIRTY_SIX_MONTH"}
 POLL_ATTEMPTS = 60

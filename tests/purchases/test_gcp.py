@@ -189,14 +189,18 @@ async def test_azure_reservation_order_id_is_fixed_before_the_purchase(
         count=Decimal(2),
         term=1,
     )
-    dry = await make_plan(admin_client, services={"azure:vm": {"term": 1, "coverage": 100}}, dry_run=True)
+    dry = await make_plan(
+        admin_client, services={"azure:vm": {"term": 1, "coverage": 100}}, dry_run=True
+    )
     _, (run,) = await execute(app, admin_client, dry["id"])
     assert run["status"] == "completed", run
     assert [line["status"] for line in run["lines"]] == ["simulated"]
     assert run["lines"][0]["offering_id"]  # the quoted order id
     assert orders.orders_of() == []
 
-    real = await make_plan(admin_client, services={"azure:vm": {"term": 1, "coverage": 100}}, dry_run=False)
+    real = await make_plan(
+        admin_client, services={"azure:vm": {"term": 1, "coverage": 100}}, dry_run=False
+    )
     _, (run,) = await execute(app, admin_client, real["id"])
     assert run["status"] == "completed", (run["error"], [x["error"] for x in run["lines"]])
     (line,) = run["lines"]

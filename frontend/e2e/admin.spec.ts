@@ -116,3 +116,21 @@ test("deep links load directly and the layout works on a narrow window", async (
   await expect(page.getByRole("region", { name: "AWS accounts" })).toBeVisible();
   await screenshot(page, "narrow-settings-accounts");
 });
+
+test("the app runs under the strict Content-Security-Policy (no inline scripts)", async ({ page }) => {
+  const policy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
+  const violations: string[] = [];
+  page.on("console", (message) => {
+    if (/Content.Security.Policy|Refused to/i.test(message.text())) violations.push(message.text());
+  });
+  await page.route("**/*", async (route) => {
+    if (route.request().resourceType() !== "document") return route.continue();
+    const response = await route.fetch();
+    await route.fulfill({ response, headers: { ...response.headers(), "content-security-policy": policy } });
+  });
+  await page.goto("/settings/accounts");
+  await expect(page.getByRole("region", { name: "AWS accounts" })).toBeVisible();
+  await page.goto("/dashboard");
+  await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();
+  expect(violations).toEqual([]);
+});

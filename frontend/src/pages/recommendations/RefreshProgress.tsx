@@ -29,8 +29,15 @@ export function RefreshButton({ accountIds }: { accountIds: string[] }) {
         <RunProgress
           runId={runId}
           onFinished={() => {
-            void queryClient.invalidateQueries({ queryKey: ["recommendations"] });
-            void queryClient.invalidateQueries({ queryKey: ["freshness"] });
+            const reload = () => {
+              void queryClient.invalidateQueries({ queryKey: ["recommendations"] });
+              void queryClient.invalidateQueries({ queryKey: ["freshness"] });
+              void queryClient.invalidateQueries({ queryKey: ["dashboard"] });
+            };
+            reload();
+            // The stream can announce the end a moment before the last account's rows are
+            // visible to a new read: look once more shortly after.
+            window.setTimeout(reload, 1500);
           }}
           onClose={() => setRunId(null)}
         />
@@ -58,6 +65,7 @@ function RunProgress({ runId, onFinished, onClose }: { runId: string; onFinished
         if (event.event === "account") {
           const row = data as unknown as RunAccount;
           setAccounts((old) => [...old.filter((a) => a.cloud_account_id !== row.cloud_account_id || a.account_name !== row.account_name), row]);
+          if (row.status === "ok") finished.current();
         } else if (event.event === "run") {
           setRun({ status: String(data.status), accounts_total: Number(data.accounts_total ?? 0) });
           finished.current();

@@ -518,7 +518,8 @@ class Runner:
                 "purchase outcome unknown; reconciling",
                 extra={"line_id": str(line.id), "error_code": exc.code},
             )
-            await self._reconcile_line(execution, auth, purchaser, claimed)
+            # Nothing found means nothing bought: fail it (a retry re-attempts, same key).
+            await self._reconcile_line(execution, auth, purchaser, claimed, missing=exc.message)
             return
         await self._bought(execution, claimed, result)
 
@@ -528,8 +529,11 @@ class Runner:
         auth: AccountAuth,
         purchaser: Purchaser,
         line: PurchaseLine,
+        *,
+        missing: str | None = None,
     ) -> None:
-        """Ask the cloud what a ``purchasing`` line bought: purchased, or back to pending."""
+        """Ask the cloud what a ``purchasing`` line bought: purchased, or (nothing found) back
+        to pending — or failed with ``missing`` when the purchase call itself just failed."""
         async with unit_of_work(self.maker) as session:
             known = await repository.known_commitment_ids(
                 session, execution.provider, execution.account_external_id, line.service
@@ -553,6 +557,9 @@ class Runner:
             return
         if result is not None:
             await self._bought(execution, line, result)
+            return
+        if missing is not None:
+            await self._fail(line, missing, expected=PurchaseLineStatus.purchasing)
             return
         async with unit_of_work(self.maker) as session:
             await repository.set_line_status(

@@ -714,12 +714,123 @@ async def _sp_describe(request: Request) -> Response:
     return Response(json.dumps({"savingsPlans": plans}), media_type="application/json")
 
 
+# OpenSearch (rest-json) -----------------------------------------------------------------------
+
+OPENSEARCH = "/2021-01-01/opensearch"
+_OS_PAYMENTS = ("NO_UPFRONT", "PARTIAL_UPFRONT", "ALL_UPFRONT")
+_OS_TYPES = ("r6g.large.search", "m6g.large.search", "c6g.xlarge.search")
+
+
+def _os_offering_id(*parts: str) -> str:
+    # OpenSearch offering ids are UUIDs (botocore checks the length).
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "|".join(parts)))
+
+
+async def _os_offerings(request: Request) -> Response:
+    sim: AwsPurchaseSim = request.app.state.sim
+    _key, account = _caller(request, sim)
+    if account is None:
+        return _json_error("UnrecognizedClientException", "The security token is invalid.", 403)
+    offerings = [
+        {
+            "ReservedInstanceOfferingId": _os_offering_id(instance_type, str(duration), payment),
+            "InstanceType": instance_type,
+            "Duration": duration,
+            "PaymentOption": payment,
+            "FixedPrice": 0.0,
+            "UsagePrice": 0.0,
+            "CurrencyCode": "USD",
+        }
+        for instance_type in _OS_TYPES
+        for duration in (31_536_000, 94_608_000)
+        for payment in _OS_PAYMENTS
+    ]
+    return Response(
+        json.dumps({"ReservedInstanceOfferings": offerings}), media_type="application/json"
+    )
+
+
+async def _os_purchase(request: Request) -> Response:
+    sim: AwsPurchaseSim = request.app.state.sim
+    body = json.loads(await request.body() or b"{}")
+    key, account = _caller(request, sim)
+    with sim._lock:
+        sim.calls.append(
+            AwsCall(
+                "PurchaseReservedInstanceOffering",
+                key,
+                account,
+                {k: str(v) for k, v in body.items()},
+            )
+        )
+    if account is None:
+        return _json_error("UnrecognizedClientException", "The security token is invalid.", 403)
+    offering = str(body.get("ReservedInstanceOfferingId", ""))
+    resource_type = next(
+        (
+            t
+            for t in _OS_TYPES
+            if any(
+                offering == _os_offering_id(t, str(d), p)
+                for d in (31_536_000, 94_608_000)
+                for p in _OS_PAYMENTS
+            )
+        ),
+        "",
+    )
+    failure = sim._failure(account, resource_type)
+    if failure:
+        return _json_error("ValidationException", f"cannot purchase {resource_type}: {failure}")
+    # Name uniqueness is not documented: like the worst case, a repeated name buys again.
+    purchase = AwsPurchase(
+        "opensearch",
+        account,
+        key,
+        str(uuid.uuid4()),
+        offering,
+        str(body.get("InstanceCount", 1)),
+        str(body.get("ReservationName", "")),
+        resource_type,
+        datetime.now(UTC),
+    )
+    await _accept(sim, purchase)
+    return Response(
+        json.dumps(
+            {"ReservedInstanceId": purchase.commitment_id, "ReservationName": purchase.token}
+        ),
+        media_type="application/json",
+    )
+
+
+async def _os_describe(request: Request) -> Response:
+    sim: AwsPurchaseSim = request.app.state.sim
+    _key, account = _caller(request, sim)
+    if account is None:
+        return _json_error("UnrecognizedClientException", "The security token is invalid.", 403)
+    found = [
+        {
+            "ReservationName": p.token,
+            "ReservedInstanceId": p.commitment_id,
+            "ReservedInstanceOfferingId": p.offering_id,
+            "InstanceType": p.resource_type,
+            "InstanceCount": int(p.count),
+            "State": "active",
+        }
+        for p in sim.purchases_of(account)
+        if p.service == "opensearch"
+    ]
+    return Response(json.dumps({"ReservedInstances": found}), media_type="application/json")
+
+
 def create_app(sim: AwsPurchaseSim) -> Starlette:
     app = Starlette(
         routes=[
             Route("/", _form_endpoint, methods=["POST"]),
             Route("/CreateSavingsPlan", _sp_create, methods=["POST"]),
             Route("/DescribeSavingsPlans", _sp_describe, methods=["POST"]),
+            Route(f"{OPENSEARCH}/reservedInstanceOfferings", _os_offerings, methods=["GET"]),
+            Route(f"{OPENSEARCH}/purchaseReservedInstanceOffering", _os_purchase, methods=["POST"]),
+            Route(f"{OPENSEARCH}/reservedInstances", _os_describe, methods=["GET"]),
         ]
     )
     app.state.sim = sim
@@ -737,7 +848,15 @@ class AwsPurchaseServer:
         """The botocore endpoint variables pointing every simulated service here."""
         return {
             f"AWS_ENDPOINT_URL_{name}": self.url
-            for name in ("STS", "EC2", "RDS", "ELASTICACHE", "MEMORYDB", "SAVINGSPLANS")
+            for name in (
+                "STS",
+                "EC2",
+                "RDS",
+                "ELASTICACHE",
+                "MEMORYDB",
+                "OPENSEARCH",
+                "SAVINGSPLANS",
+            )
         }
 
     def stop(self) -> None:

@@ -4,6 +4,7 @@ and the events stream (SPEC §6)."""
 from __future__ import annotations
 
 import json
+import uuid
 from decimal import Decimal
 
 import httpx
@@ -241,3 +242,34 @@ async def test_elasticache_and_memorydb_reservation_ids_make_repeats_harmless(
         found = await purchaser.reconcile(auth, request, runner.settings, runner.clients)
         assert found is not None and found.provider_commitment_id == line["provider_commitment_id"]
     assert len(aws_sim.purchases_of()) == 2
+
+
+async def test_opensearch_reservation_name_makes_a_repeat_buy_nothing(
+    app: FastAPI, admin_client: httpx.AsyncClient, session: AsyncSession, aws_sim: AwsPurchaseSim
+) -> None:
+    account = await add_aws_account(admin_client, aws_sim)
+    await add_recommendation(
+        session, account, service="opensearch", resource_type="r6g.large.search", count=2
+    )
+    plan = await make_plan(admin_client, services={"aws:opensearch": {"coverage": 100}})
+    _, (run,) = await execute(app, admin_client, plan["id"])
+    assert run["status"] == "completed", (run["error"], [x["error"] for x in run["lines"]])
+    (line,) = run["lines"]
+    (bought,) = aws_sim.purchases_of()
+    assert bought.token == f"cudly-{line['idempotency_key']}"
+    assert bought.commitment_id == line["provider_commitment_id"]
+    assert bought.count == "2"
+    runner: Runner = app.state.purchase_runner
+    async with app.state.sessionmaker() as db:
+        row = await db.get(CloudAccount, account.id)
+        assert row is not None
+        auth = await resolve_account_auth(db, runner.key_ring, row)
+        stored = await db.get(PurchaseLine, uuid.UUID(line["id"]))
+        assert stored is not None
+    request = runner._request(stored)
+    purchaser = AwsPurchaser()
+    repeat = await purchaser.purchase(auth, request, runner.settings, runner.clients)
+    assert repeat.provider_commitment_id == bought.commitment_id
+    found = await purchaser.reconcile(auth, request, runner.settings, runner.clients)
+    assert found is not None and found.provider_commitment_id == bought.commitment_id
+    assert len(aws_sim.purchases_of()) == 1

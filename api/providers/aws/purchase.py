@@ -1,11 +1,12 @@
 """AWS purchases (``shared/CLOUD_APIS.md`` *Purchases*): EC2 reserved instances, RDS,
 ElastiCache and MemoryDB reservations and Savings Plans, each with the idempotency the API
-offers (OpenSearch and Redshift are not built yet).
+offers (Redshift is not built yet).
 
 | service | token | after a crash |
 |---|---|---|
 | Savings Plans | ``clientToken`` = the line's key | the same call again returns the same plan |
 | RDS, ElastiCache, MemoryDB | the reservation id (``ReservedDBInstanceId``, ``ReservedCacheNodeId``, ``ReservationId``) = ``cudly-<key>`` | describe by that id (a reused id is ``…AlreadyExists``) |
+| OpenSearch | ``ReservationName`` = ``cudly-<key>`` (uniqueness undocumented) | look the name up before buying and after a crash (``DescribeReservedInstances``) |
 | EC2 | none | the line was claimed (durable intent) before the call; the RI is tagged with the key after it; reconcile = describe: the tagged RI, else an untagged RI of the same type and count started after the claim |
 
 Purchase calls are never retried by botocore (``max_attempts=1``): a retried EC2 purchase
@@ -26,7 +27,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from api.config import Settings
 from api.enums import Payment, Provider
@@ -135,6 +136,41 @@ RESERVATION_ID_APIS = {
 }
 
 
+OPENSEARCH_PAYMENTS = {
+    Payment.no_upfront.value: "NO_UPFRONT",
+    Payment.partial_upfront.value: "PARTIAL_UPFRONT",
+    Payment.all_upfront.value: "ALL_UPFRONT",
+}
+
+
+async def _all_opensearch_offerings(opensearch: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        page = await opensearch.describe_reserved_instance_offerings(
+            **({"NextToken": token} if token else {})
+        )
+        found.extend(page.get("ReservedInstanceOfferings", []))
+        token = page.get("NextToken")
+        if not token:
+            return found
+
+
+async def _opensearch_by_name(opensearch: Any, name: str) -> PurchaseResult | None:
+    """The reserved instance named ``name`` (all pages), if any."""
+    token: str | None = None
+    while True:
+        page = await opensearch.describe_reserved_instances(
+            **({"NextToken": token} if token else {})
+        )
+        for reserved in page.get("ReservedInstances", []):
+            if reserved.get("ReservationName") == name:
+                return PurchaseResult(provider_commitment_id=str(reserved["ReservedInstanceId"]))
+        token = page.get("NextToken")
+        if not token:
+            return None
+
+
 def reservation_id(request: PurchaseRequest) -> str:
     """The caller-chosen reservation id (RDS, ElastiCache, MemoryDB): derived from the key."""
     return f"cudly-{request.idempotency_key}"
@@ -240,6 +276,18 @@ class AwsPurchaser:
                     )
                 offerings = answer.get("ReservedCacheNodesOfferings", [])
                 key = "ReservedCacheNodesOfferingId"
+            elif request.service == "opensearch":
+                async with self._client(
+                    clients, credentials, settings, "opensearch", request.region
+                ) as opensearch:
+                    offerings = [
+                        offering
+                        for offering in await _all_opensearch_offerings(opensearch)
+                        if offering.get("InstanceType") == request.resource_type
+                        and int(offering.get("Duration", 0)) == duration
+                        and offering.get("PaymentOption") == OPENSEARCH_PAYMENTS[request.payment]
+                    ]
+                key = "ReservedInstanceOfferingId"
             elif request.service == "memorydb":
                 async with self._client(
                     clients, credentials, settings, "memorydb", request.region
@@ -287,6 +335,8 @@ class AwsPurchaser:
             return await self._reserve(clients, credentials, settings, request)
         if request.service == "ec2":
             return await self._ec2(clients, credentials, settings, request)
+        if request.service == "opensearch":
+            return await self._opensearch(clients, credentials, settings, request)
         raise PurchaseRejected(
             f"buying {request.service} is not supported yet", code="unsupported_service"
         )
@@ -312,6 +362,8 @@ class AwsPurchaser:
                 answer = await sp.create_savings_plan(**params)
         except ClientError as exc:
             raise _refused(exc, "CreateSavingsPlan") from None
+        except ParamValidationError as exc:
+            raise PurchaseRejected(f"invalid purchase request: {exc}", code="aws_invalid") from None
         except BotoCoreError as exc:
             raise sdk_error(exc, "CreateSavingsPlan") from None
         return PurchaseResult(provider_commitment_id=str(answer["savingsPlanId"]))
@@ -345,6 +397,8 @@ class AwsPurchaser:
                     return PurchaseResult(provider_commitment_id=reservation)
         except ClientError as exc:
             raise _refused(exc, api.purchase) from None
+        except ParamValidationError as exc:
+            raise PurchaseRejected(f"invalid purchase request: {exc}", code="aws_invalid") from None
         except BotoCoreError as exc:
             raise sdk_error(exc, api.purchase) from None
         return PurchaseResult(provider_commitment_id=str(answer[api.result][api.id_param]))
@@ -366,9 +420,40 @@ class AwsPurchaser:
                 await self._tag(ec2, ri_id, request)
         except ClientError as exc:
             raise _refused(exc, "PurchaseReservedInstancesOffering") from None
+        except ParamValidationError as exc:
+            raise PurchaseRejected(f"invalid purchase request: {exc}", code="aws_invalid") from None
         except BotoCoreError as exc:
             raise sdk_error(exc, "PurchaseReservedInstancesOffering") from None
         return PurchaseResult(provider_commitment_id=ri_id)
+
+    async def _opensearch(
+        self,
+        clients: ProviderClients,
+        credentials: AwsSessionCredentials,
+        settings: Settings,
+        request: PurchaseRequest,
+    ) -> PurchaseResult:
+        """Name the reservation after the key; look for that name first (a repeat buys nothing)."""
+        name = reservation_id(request)
+        try:
+            async with self._client(
+                clients, credentials, settings, "opensearch", request.region
+            ) as opensearch:
+                existing = await _opensearch_by_name(opensearch, name)
+                if existing is not None:
+                    return existing
+                answer = await opensearch.purchase_reserved_instance_offering(
+                    ReservedInstanceOfferingId=request.offering_id,
+                    ReservationName=name,
+                    InstanceCount=int(request.count),
+                )
+        except ClientError as exc:
+            raise _refused(exc, "PurchaseReservedInstanceOffering") from None
+        except ParamValidationError as exc:
+            raise PurchaseRejected(f"invalid purchase request: {exc}", code="aws_invalid") from None
+        except BotoCoreError as exc:
+            raise sdk_error(exc, "PurchaseReservedInstanceOffering") from None
+        return PurchaseResult(provider_commitment_id=str(answer["ReservedInstanceId"]))
 
     async def _tag(self, ec2: Any, ri_id: str, request: PurchaseRequest) -> None:
         # Best effort: an untagged RI is still matched by reconcile (type, count, start time).
@@ -396,6 +481,11 @@ class AwsPurchaser:
                 return await self._reconcile_reservation(clients, credentials, settings, request)
             if request.service == "ec2":
                 return await self._reconcile_ec2(clients, credentials, settings, request)
+            if request.service == "opensearch":
+                async with self._client(
+                    clients, credentials, settings, "opensearch", request.region
+                ) as opensearch:
+                    return await _opensearch_by_name(opensearch, reservation_id(request))
         except ClientError as exc:
             code, message = _code(exc)
             raise ProviderError(

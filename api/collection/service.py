@@ -322,10 +322,7 @@ async def _execute_run(
     *,
     on_progress: Callable[[AccountProgress], Awaitable[None]] | None = None,
 ) -> None:
-    async with unit_of_work(ctx.maker) as session:
-        refs = await repository.pending_accounts(session, run_id)
-        accounts = await repository.accounts_by_id(session, [r.cloud_account_id for r in refs])
-        configs = await effective_configs_for_accounts(session, accounts)
+    configs: dict[uuid.UUID, list[EffectiveServiceConfig]] = {}
 
     async def record(ref: RunAccountRef, outcome: Outcome[AccountResult]) -> None:
         status, error = RunAccountStatus.ok, None
@@ -376,6 +373,10 @@ async def _execute_run(
 
     beating = asyncio.create_task(_heartbeat(ctx, run_id))
     try:
+        async with unit_of_work(ctx.maker) as session:
+            refs = await repository.pending_accounts(session, run_id)
+            accounts = await repository.accounts_by_id(session, [r.cloud_account_id for r in refs])
+            configs.update(await effective_configs_for_accounts(session, accounts))
         await fan_out(
             refs,
             work,

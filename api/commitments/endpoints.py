@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.auth.deps import Grant, Require
 from api.commitments import service
 from api.commitments.repository import CommitmentFilters
-from api.commitments.schemas import CommitmentList
+from api.commitments.schemas import CommitmentList, CommitmentOut
 from api.db import ReadSessionDep
 from api.enums import Action, Provider, Resource
 from api.kit.account_ids import AccountIdsFilter
-from api.kit.pagination import MAX_LIMIT
+from api.kit.csv import CSV_RESPONSE, ListingDep
 
 router = APIRouter(tags=["commitments"])
 
@@ -21,10 +21,11 @@ router = APIRouter(tags=["commitments"])
 CanView = Annotated[Grant, Depends(Require(Action.view, Resource.history))]
 
 
-@router.get("/commitments", response_model=CommitmentList)
+@router.get("/commitments", response_model=CommitmentList, responses=CSV_RESPONSE)
 async def list_commitments(
     session: ReadSessionDep,
     grant: CanView,
+    listing: ListingDep,
     account_ids: AccountIdsFilter = None,
     provider: Annotated[Provider | None, Query(description="Only this provider")] = None,
     service_name: Annotated[
@@ -36,9 +37,8 @@ async def list_commitments(
     expiring_within_days: Annotated[
         int | None, Query(ge=0, le=36500, description="Only those ending within N days")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> CommitmentList:
+) -> CommitmentList | Response:
     """Commitments the enabled accounts you may see already hold, soonest expiry first."""
     filters = CommitmentFilters(
         provider=provider,
@@ -46,11 +46,12 @@ async def list_commitments(
         account_ids=account_ids,
         state=state.lower() if state else None,
     )
-    return await service.list_commitments(
+    page = await service.list_commitments(
         session,
         grant.scope,
         filters,
         expiring_within_days=expiring_within_days,
-        limit=limit,
+        limit=listing.limit,
         cursor=cursor,
     )
+    return listing.respond(page, page.commitments, CommitmentOut, "commitments.csv")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from api.auth.deps import Grant, Require
 from api.collection.scheduler import CollectionRunner
@@ -13,10 +13,15 @@ from api.collection.schemas import RefreshIn, RefreshOut
 from api.db import ReadSessionDep
 from api.enums import Action, Provider, Resource, RunStatus, RunTrigger
 from api.kit.account_ids import AccountIdsFilter
-from api.kit.pagination import MAX_LIMIT
+from api.kit.csv import CSV_RESPONSE, ListingDep
 from api.recommendations import service
 from api.recommendations.repository import RecommendationFilters
-from api.recommendations.schemas import FreshnessList, RecommendationList, RecommendationSort
+from api.recommendations.schemas import (
+    FreshnessList,
+    RecommendationList,
+    RecommendationOut,
+    RecommendationSort,
+)
 
 router = APIRouter(tags=["recommendations"])
 
@@ -26,10 +31,11 @@ CanRefresh = Annotated[Grant, Depends(Require(Action.refresh, Resource.recommend
 Text64 = Annotated[str | None, Query(max_length=64)]
 
 
-@router.get("/recommendations", response_model=RecommendationList)
+@router.get("/recommendations", response_model=RecommendationList, responses=CSV_RESPONSE)
 async def list_recommendations(
     session: ReadSessionDep,
     grant: CanView,
+    listing: ListingDep,
     account_ids: AccountIdsFilter = None,
     provider: Annotated[Provider | None, Query(description="Only this provider")] = None,
     service_name: Annotated[
@@ -43,9 +49,8 @@ async def list_recommendations(
     sort: Annotated[
         RecommendationSort, Query(description="Sort field; a leading - sorts descending")
     ] = RecommendationSort.estimated_monthly_savings_desc,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> RecommendationList:
+) -> RecommendationList | Response:
     """Recommendations of the enabled accounts you may see, one keyset page at a time."""
     filters = RecommendationFilters(
         provider=provider,
@@ -54,9 +59,10 @@ async def list_recommendations(
         account_ids=account_ids,
         min_savings=min_savings,
     )
-    return await service.list_recommendations(
-        session, grant.scope, filters, sort=sort, limit=limit, cursor=cursor
+    page = await service.list_recommendations(
+        session, grant.scope, filters, sort=sort, limit=listing.limit, cursor=cursor
     )
+    return listing.respond(page, page.recommendations, RecommendationOut, "recommendations.csv")
 
 
 @router.get("/recommendations/freshness", response_model=FreshnessList)

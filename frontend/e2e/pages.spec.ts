@@ -185,5 +185,6 @@ test("screenshots of the read pages", async ({ page }) => {
     await expect(page.getByRole("heading", { name: heading, exact: true })).toBeVisible();
     await page.waitForLoadState("networkidle");
     await screenshot(page, name);
+    await screenshot(page, `${name}-full-page`, true);
   }
 });

@@ -1,6 +1,6 @@
 import { Badge, Group, Select, Stack, Table, Text, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
-import { api, type Provider } from "../../api/client";
+import { api, type Provider, type Schemas } from "../../api/client";
 import { unwrap } from "../../api/errors";
 import { AccountFilter, ProviderFilter } from "../../components/AccountFilter";
 import { Empty, ErrorState, Loading } from "../../components/States";
@@ -24,7 +24,7 @@ export function CommitmentsPage() {
     expiring_within_days: expiring ? Number(expiring) : undefined,
     limit: 200,
   };
-  const list = useQuery({ queryKey: ["commitments", query], queryFn: () => unwrap(api.GET("/api/commitments", { params: { query: query as never } })) });
+  const list = useQuery({ queryKey: ["commitments", query], queryFn: () => unwrap(api.GET("/api/commitments", { params: { query: query as never } })) as Promise<Schemas["CommitmentList"]> });
   return (
     <Stack>
       <Title order={2}>Commitments</Title>

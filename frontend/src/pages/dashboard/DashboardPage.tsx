@@ -31,6 +31,10 @@ export function DashboardPage() {
     queryKey: ["dashboard", "series", query],
     queryFn: () => unwrap(api.GET("/api/dashboard/savings-over-time", { params: { query: { ...query, interval: "daily" } as never } })),
   });
+  const byService = useQuery({
+    queryKey: ["dashboard", "by-service", query],
+    queryFn: () => unwrap(api.GET("/api/history/breakdown", { params: { query: { ...query, dimension: "service" } as never } })),
+  });
   const upcoming = useQuery({
     queryKey: ["dashboard", "upcoming", query.account_ids],
     queryFn: () => unwrap(api.GET("/api/dashboard/upcoming", { params: { query: { account_ids: query.account_ids } as never } })),
@@ -97,7 +101,7 @@ export function DashboardPage() {
           ))
         )}
       </Card>
-      <SimpleGrid cols={{ base: 1, md: 2 }}>
+      <SimpleGrid cols={{ base: 1, md: 2, lg: 3 }}>
         <Card withBorder padding="md" component="section" aria-label="Savings by account">
           <Title order={4} mb="sm">
             By account
@@ -127,6 +131,39 @@ export function DashboardPage() {
             </Table>
           ) : (
             <Empty>No accounts match.</Empty>
+          )}
+        </Card>
+        <Card withBorder padding="md" component="section" aria-label="Savings by service">
+          <Title order={4} mb="sm">
+            By service (purchases)
+          </Title>
+          {byService.isPending ? (
+            <Loading label="Loading services" />
+          ) : byService.error ? (
+            <ErrorState error={byService.error} />
+          ) : byService.data.breakdown.length === 0 ? (
+            <Empty>Nothing bought yet.</Empty>
+          ) : (
+            <Table aria-label="Figures by service" verticalSpacing={4}>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>Service</Table.Th>
+                  <Table.Th ta="right">Purchases</Table.Th>
+                  <Table.Th ta="right">Monthly cost</Table.Th>
+                  <Table.Th ta="right">Monthly savings</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {byService.data.breakdown.map((item, index) => (
+                  <Table.Tr key={`${item.key}-${item.currency}-${index}`}>
+                    <Table.Td>{item.key ?? "—"}</Table.Td>
+                    <Table.Td ta="right">{item.purchase_count}</Table.Td>
+                    <Table.Td ta="right">{formatMoney(item.monthly_cost, item.currency)}</Table.Td>
+                    <Table.Td ta="right">{formatMoney(item.estimated_monthly_savings, item.currency)}</Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
           )}
         </Card>
         <Card withBorder padding="md" component="section" aria-label="Upcoming">

@@ -39,7 +39,8 @@ export function RecommendationsPage() {
   };
   const list = useQuery({
     queryKey: ["recommendations", query, cursor],
-    queryFn: () => unwrap(api.GET("/api/recommendations", { params: { query: { ...query, cursor: cursor ?? undefined } as never } })),
+    // JSON (the endpoint also speaks CSV when asked).
+    queryFn: () => unwrap(api.GET("/api/recommendations", { params: { query: { ...query, cursor: cursor ?? undefined } as never } })) as Promise<Schemas["RecommendationList"]>,
   });
   const setFilter = (patch: Record<string, string | string[] | null>) => {
     setCursors([null]);

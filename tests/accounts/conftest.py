@@ -38,6 +38,14 @@ def aws_body(**overrides: Any) -> dict[str, Any]:
         "external_id": aws_id(),
     }
     body.update(overrides)
+    arn = body.get("aws_role_arn")
+    if (
+        isinstance(arn, str)
+        and f":{DEFAULT_ROLE_ACCOUNT}:" in arn
+        and "external_id" not in overrides
+    ):
+        # SPEC §3: the role lives in the account itself (role_arn() defaults to a placeholder).
+        body["aws_role_arn"] = arn.replace(DEFAULT_ROLE_ACCOUNT, body["external_id"])
     return body
 
 
@@ -62,7 +70,10 @@ def gcp_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-def role_arn(account: str = "123456789012", name: str = "CUDly") -> str:
+DEFAULT_ROLE_ACCOUNT = "123456789012"
+
+
+def role_arn(account: str = DEFAULT_ROLE_ACCOUNT, name: str = "CUDly") -> str:
     return f"arn:aws:iam::{account}:role/{name}"
 
 

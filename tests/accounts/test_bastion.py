@@ -104,7 +104,7 @@ async def test_an_account_cannot_be_its_own_bastion(
         f"/api/accounts/{account['id']}",
         json={
             "aws_auth_mode": "bastion",
-            "aws_role_arn": role_arn(),
+            "aws_role_arn": role_arn(account["external_id"]),
             "aws_bastion_id": account["id"],
         },
     )
@@ -138,7 +138,7 @@ async def test_a_bastion_of_others_cannot_become_a_bastion_account(
         f"/api/accounts/{root['id']}",
         json={
             "aws_auth_mode": "bastion",
-            "aws_role_arn": role_arn(),
+            "aws_role_arn": role_arn(root["external_id"]),
             "aws_bastion_id": other_root["id"],
         },
     )
@@ -154,7 +154,7 @@ async def test_a_bastion_can_switch_between_its_own_modes(
     await create_account(bastion_body(root["id"]))
     response = await admin_client.put(
         f"/api/accounts/{root['id']}",
-        json={"aws_auth_mode": "role_arn", "aws_role_arn": role_arn()},
+        json={"aws_auth_mode": "role_arn", "aws_role_arn": role_arn(root["external_id"])},
     )
     assert response.status_code == 200, response.text
 
@@ -264,7 +264,7 @@ async def test_a_dependant_created_concurrently_is_seen(
                 f"/api/accounts/{root['id']}",
                 json={
                     "aws_auth_mode": "bastion",
-                    "aws_role_arn": role_arn(),
+                    "aws_role_arn": role_arn(root["external_id"]),
                     "aws_bastion_id": other_root["id"],
                 },
             )

@@ -243,7 +243,10 @@ async def test_changing_the_mode_recomputes_credentials_configured(
     assert await _configured(admin_client, account["id"]) is True
     response = await admin_client.put(
         f"/api/accounts/{account['id']}",
-        json={"aws_auth_mode": "workload_identity_federation", "aws_role_arn": role_arn()},
+        json={
+            "aws_auth_mode": "workload_identity_federation",
+            "aws_role_arn": role_arn(account["external_id"]),
+        },
     )
     assert response.json()["credentials_configured"] is False
 

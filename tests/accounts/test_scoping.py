@@ -168,7 +168,7 @@ async def test_bastion_outside_the_update_scope_is_403(
         f"/api/accounts/{mine['id']}",
         json={
             "aws_auth_mode": "bastion",
-            "aws_role_arn": role_arn(),
+            "aws_role_arn": role_arn(mine["external_id"]),
             "aws_bastion_id": theirs["id"],
         },
     )

@@ -59,7 +59,7 @@ async def test_every_metadata_field_can_change(
         "contact_email": "finops@example.com",
         "enabled": False,
         "aws_auth_mode": "role_arn",
-        "aws_role_arn": role_arn(),
+        "aws_role_arn": role_arn(account["external_id"]),
         "aws_external_id": "ext-id",
         "aws_is_org_root": True,
     }
@@ -173,7 +173,7 @@ async def test_role_modes_keep_a_stored_role_arn(
         f"/api/accounts/{account['id']}", json={"aws_auth_mode": "workload_identity_federation"}
     )
     assert response.status_code == 200, response.text
-    assert response.json()["aws_role_arn"] == role_arn()
+    assert response.json()["aws_role_arn"] == account["aws_role_arn"]
     cleared = await admin_client.put(f"/api/accounts/{account['id']}", json={"aws_role_arn": None})
     assert cleared.status_code == 400
     assert field_names(cleared) == {"aws_role_arn"}

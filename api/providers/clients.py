@@ -18,18 +18,15 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aioboto3
 import httpx
 
 from api.config import Settings
-from api.providers.aws.client import shared_session
+from api.providers.awssdk import AwsSessionCredentials, client_kwargs, shared_session
 from api.providers.http import ssl_context, timeout
 from api.telemetry.rest import instrument_http_client
-
-if TYPE_CHECKING:
-    from api.providers.aws.client import AwsSessionCredentials
 
 
 class AwsAccountClients:
@@ -50,8 +47,6 @@ class AwsAccountClients:
 
     async def client(self, service: str, *, region: str | None = None) -> Any:
         """The account's client for ``service`` (botocore name), in ``region`` or the default."""
-        from api.providers.aws.client import client_kwargs
-
         key = (service, region)
         existing = self._clients.get(key)
         if existing is not None:

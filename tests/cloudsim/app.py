@@ -736,8 +736,8 @@ async def crm_v1_list(request: Request, state: SimState, form: dict[str, str]) -
 
 def create_app(state: SimState | None = None) -> Starlette:
     """Build the ASGI app; ``app.state.sim`` is the :class:`SimState` it serves."""
-    from .collect import routes as collect_routes
     from .azure_purchases import routes as azure_purchase_routes
+    from .collect import routes as collect_routes
     from .gcp_purchases import routes as gcp_purchase_routes
 
     app = Starlette(

@@ -13,10 +13,10 @@ from api.credentials.schemas import CREDENTIALS_ADAPTER
 from api.models import CloudAccount
 from api.providers.aws.client import (
     AssumedRoleCache,
-    AwsSessionCredentials,
     assumed_role_cache,
     resolve_session,
 )
+from api.providers.awssdk import AwsSessionCredentials
 from api.providers.base import AccountAuth, AccountSnapshot, ProviderError
 from tests.credentials.fixtures import AMBIENT_KEY_ID, AwsEnv
 

@@ -30,13 +30,10 @@ import re
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aioboto3
-from aiobotocore.config import AioConfig
-from botocore import UNSIGNED
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -50,8 +47,8 @@ from botocore.exceptions import (
 from api.config import Settings
 from api.credentials.schemas import AwsAccessKeysIn, AwsWifIn, effective_auth_mode
 from api.enums import AwsAuthMode, Provider
+from api.providers.awssdk import AwsSessionCredentials, client_kwargs, shared_session
 from api.providers.base import AccountAuth, ConnectivityResult, ProviderError, ensure_identity
-from api.providers.http import botocore_http_session_cls, botocore_verify
 from api.providers.tokens import read_token_file
 from api.telemetry.aws import instrument_aws_session
 
@@ -72,21 +69,6 @@ _WEB_IDENTITY_REJECTED = {
     "IDPCommunicationError",
     "AccessDenied",
 }
-
-
-@dataclass(frozen=True, repr=False)
-class AwsSessionCredentials:
-    """Credentials for one AWS session (static or temporary). Renders as ``[REDACTED]``."""
-
-    access_key_id: str
-    secret_access_key: str
-    session_token: str | None = None
-    expiration: datetime | None = None
-
-    def __repr__(self) -> str:
-        return f"AwsSessionCredentials([REDACTED], expiration={self.expiration})"
-
-    __str__ = __repr__
 
 
 CacheKey = tuple[str, str, str, str]
@@ -160,40 +142,6 @@ assumed_role_cache = AssumedRoleCache()
 
 
 # --- clients ---------------------------------------------------------------------------------
-
-
-def client_kwargs(settings: Settings, *, unsigned: bool = False) -> dict[str, Any]:
-    """Keyword arguments for every aioboto3 client (region, retries, timeouts, CA bundle)."""
-    config = AioConfig(
-        http_session_cls=botocore_http_session_cls(),
-        region_name=settings.aws_region,
-        retries={"mode": "standard", "max_attempts": 3},
-        connect_timeout=settings.cloud_http_timeout_s,
-        read_timeout=settings.cloud_http_timeout_s,
-        user_agent_extra="cudly",
-        **({"signature_version": UNSIGNED} if unsigned else {}),
-    )
-    kwargs: dict[str, Any] = {"region_name": settings.aws_region, "config": config}
-    verify = botocore_verify(settings)
-    if verify is not None:
-        kwargs["verify"] = verify
-    return kwargs
-
-
-_shared_session: aioboto3.Session | None = None
-
-
-def shared_session() -> aioboto3.Session:
-    """The process's one aioboto3 session, holding no credentials of its own.
-
-    A new session per account reloads botocore's service models (~115 ms CPU per client
-    against ~4 ms from a shared one), so every client that is given explicit credentials
-    is made from this one.
-    """
-    global _shared_session
-    if _shared_session is None:
-        _shared_session = instrument_aws_session(aioboto3.Session())  # call series
-    return _shared_session
 
 
 class SigningSession:

@@ -12,11 +12,11 @@ from api.providers.aws.client import (
     _code,
     _describe,
     _signer_error,
-    client_kwargs,
     resolve_session,
     sdk_error,
     session_for,
 )
+from api.providers.awssdk import client_kwargs
 from api.providers.base import AccountAuth, DiscoveredMember, ProviderError
 
 PAGE_SIZE = 20  # the API's maximum

@@ -1,12 +1,13 @@
 """AWS purchases (``shared/CLOUD_APIS.md`` *Purchases*): EC2 reserved instances, RDS,
 ElastiCache and MemoryDB reservations and Savings Plans, each with the idempotency the API
-offers (Redshift is not built yet).
+offers.
 
 | service | token | after a crash |
 |---|---|---|
 | Savings Plans | ``clientToken`` = the line's key | the same call again returns the same plan |
 | RDS, ElastiCache, MemoryDB | the reservation id (``ReservedDBInstanceId``, ``ReservedCacheNodeId``, ``ReservationId``) = ``cudly-<key>`` | describe by that id (a reused id is ``…AlreadyExists``) |
 | OpenSearch | ``ReservationName`` = ``cudly-<key>`` (uniqueness undocumented) | look the name up before buying and after a crash (``DescribeReservedInstances``) |
+| Redshift | none | like EC2 without the tag: a node of the line's type and count started after the claim and not yet attributed |
 | EC2 | none | the line was claimed (durable intent) before the call; the RI is tagged with the key after it; reconcile = describe: the tagged RI, else an untagged RI of the same type and count started after the claim |
 
 Purchase calls are never retried by botocore (``max_attempts=1``): a retried EC2 purchase
@@ -31,13 +32,8 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from api.config import Settings
 from api.enums import Payment, Provider
-from api.providers.aws.client import (
-    AwsSessionCredentials,
-    caller_identity,
-    client_kwargs,
-    resolve_session,
-    sdk_error,
-)
+from api.providers.aws.client import caller_identity, resolve_session, sdk_error
+from api.providers.awssdk import AwsSessionCredentials, client_kwargs
 from api.providers.base import (
     AccountAuth,
     ProviderError,
@@ -141,6 +137,18 @@ OPENSEARCH_PAYMENTS = {
     Payment.partial_upfront.value: "PARTIAL_UPFRONT",
     Payment.all_upfront.value: "ALL_UPFRONT",
 }
+
+
+async def _all_pages(call: Any, key: str) -> list[dict[str, Any]]:
+    """Every item of a Marker-paged query API (Redshift)."""
+    found: list[dict[str, Any]] = []
+    marker: str | None = None
+    while True:
+        page = await call(**({"Marker": marker} if marker else {}))
+        found.extend(page.get(key, []))
+        marker = page.get("Marker")
+        if not marker:
+            return found
 
 
 async def _all_opensearch_offerings(opensearch: Any) -> list[dict[str, Any]]:
@@ -288,6 +296,20 @@ class AwsPurchaser:
                         and offering.get("PaymentOption") == OPENSEARCH_PAYMENTS[request.payment]
                     ]
                 key = "ReservedInstanceOfferingId"
+            elif request.service == "redshift":
+                async with self._client(
+                    clients, credentials, settings, "redshift", request.region
+                ) as redshift:
+                    offerings = [
+                        offering
+                        for offering in await _all_pages(
+                            redshift.describe_reserved_node_offerings, "ReservedNodeOfferings"
+                        )
+                        if offering.get("NodeType") == request.resource_type
+                        and int(offering.get("Duration", 0)) == duration
+                        and offering.get("OfferingType") == offering_type
+                    ]
+                key = "ReservedNodeOfferingId"
             elif request.service == "memorydb":
                 async with self._client(
                     clients, credentials, settings, "memorydb", request.region
@@ -337,6 +359,8 @@ class AwsPurchaser:
             return await self._ec2(clients, credentials, settings, request)
         if request.service == "opensearch":
             return await self._opensearch(clients, credentials, settings, request)
+        if request.service == "redshift":
+            return await self._redshift(clients, credentials, settings, request)
         raise PurchaseRejected(
             f"buying {request.service} is not supported yet", code="unsupported_service"
         )
@@ -455,6 +479,28 @@ class AwsPurchaser:
             raise sdk_error(exc, "PurchaseReservedInstanceOffering") from None
         return PurchaseResult(provider_commitment_id=str(answer["ReservedInstanceId"]))
 
+    async def _redshift(
+        self,
+        clients: ProviderClients,
+        credentials: AwsSessionCredentials,
+        settings: Settings,
+        request: PurchaseRequest,
+    ) -> PurchaseResult:
+        try:
+            async with self._client(
+                clients, credentials, settings, "redshift", request.region
+            ) as redshift:
+                answer = await redshift.purchase_reserved_node_offering(
+                    ReservedNodeOfferingId=request.offering_id, NodeCount=int(request.count)
+                )
+        except ClientError as exc:
+            raise _refused(exc, "PurchaseReservedNodeOffering") from None
+        except ParamValidationError as exc:
+            raise PurchaseRejected(f"invalid purchase request: {exc}", code="aws_invalid") from None
+        except BotoCoreError as exc:
+            raise sdk_error(exc, "PurchaseReservedNodeOffering") from None
+        return PurchaseResult(provider_commitment_id=str(answer["ReservedNode"]["ReservedNodeId"]))
+
     async def _tag(self, ec2: Any, ri_id: str, request: PurchaseRequest) -> None:
         # Best effort: an untagged RI is still matched by reconcile (type, count, start time).
         try:
@@ -481,6 +527,8 @@ class AwsPurchaser:
                 return await self._reconcile_reservation(clients, credentials, settings, request)
             if request.service == "ec2":
                 return await self._reconcile_ec2(clients, credentials, settings, request)
+            if request.service == "redshift":
+                return await self._reconcile_redshift(clients, credentials, settings, request)
             if request.service == "opensearch":
                 async with self._client(
                     clients, credentials, settings, "opensearch", request.region
@@ -516,6 +564,34 @@ class AwsPurchaser:
         if answer.get(api.describe_list):
             return PurchaseResult(provider_commitment_id=reservation)
         return None
+
+    async def _reconcile_redshift(
+        self,
+        clients: ProviderClients,
+        credentials: AwsSessionCredentials,
+        settings: Settings,
+        request: PurchaseRequest,
+    ) -> PurchaseResult | None:
+        """No token and no tag on purchase: a node of the line's type and count, started after
+        the claim and not attributed to another line."""
+        known = set(request.details.get("known_commitment_ids") or [])
+        since = (request.claimed_at - SKEW) if request.claimed_at else None
+        async with self._client(
+            clients, credentials, settings, "redshift", request.region
+        ) as redshift:
+            nodes = await _all_pages(redshift.describe_reserved_nodes, "ReservedNodes")
+        candidates = [
+            node
+            for node in nodes
+            if str(node["ReservedNodeId"]) not in known
+            and node.get("NodeType") == request.resource_type
+            and int(node.get("NodeCount", 0)) == int(request.count)
+            and (since is None or node.get("StartTime") is None or node["StartTime"] >= since)
+        ]
+        if not candidates:
+            return None
+        chosen = min(candidates, key=lambda node: str(node.get("StartTime") or ""))
+        return PurchaseResult(provider_commitment_id=str(chosen["ReservedNodeId"]))
 
     async def _reconcile_ec2(
         self,

@@ -7,7 +7,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from api.config import Settings
 from api.kit.crypto import CredentialKeyError
-from api.providers.aws.client import client_kwargs, session_for
+from api.providers.aws.client import session_for
+from api.providers.awssdk import client_kwargs
 
 
 async def get_secret_string(settings: Settings, secret_arn: str) -> str:

@@ -232,6 +232,8 @@ async def _ingest(settings: Settings, accounts: int, per_account: int) -> dict[s
                         method=method,
                     )
             elapsed = time.perf_counter() - started
+            stored = await _count(url, ids)
+            assert stored == accounts * per_account, (method, stored)
             rates[f"{method} {'insert' if round_ == 0 else 'update'}"] = (
                 accounts * per_account / elapsed
             )
@@ -278,6 +280,17 @@ async def _ingest(settings: Settings, accounts: int, per_account: int) -> dict[s
         await connection.close()
     await engine.dispose()
     return rates
+
+
+async def _count(url: str, ids: list[uuid.UUID]) -> int:
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        count: int = await connection.fetchval(
+            "SELECT count(*) FROM recommendations WHERE cloud_account_id = ANY($1::uuid[])", ids
+        )
+        return count
+    finally:
+        await connection.close()
 
 
 async def _clear(url: str, ids: list[uuid.UUID]) -> None:

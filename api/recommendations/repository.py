@@ -48,10 +48,12 @@ REFRESHED = (
 )
 COLUMNS = NATURAL_KEY + REFRESHED
 
-IngestMethod = Literal["executemany", "copy"]
-# Measured in bench/bench_collection.py (docs/benchmarks.md): COPY into the staging table +
-# one merge beat executemany both at 20 and at 500 rows per account.
-DEFAULT_INGEST: IngestMethod = "copy"
+IngestMethod = Literal["auto", "executemany", "copy"]
+# Measured in bench/bench_collection.py (docs/benchmarks.md): executemany is faster for the
+# few dozen rows a typical account returns (COPY pays for the staging table), COPY + one
+# merge from a few hundred rows on. "auto" picks by size.
+DEFAULT_INGEST: IngestMethod = "auto"
+COPY_FROM_ROWS = 100
 _STAGING = "_recommendations_in"
 
 
@@ -138,6 +140,8 @@ async def replace_account_recommendations(
     # which the COPY path uses directly (outside one, its staging rows would vanish per
     # statement).
     await xact_lock(session, f"cudly:recommendations:{account_id}")
+    if method == "auto":
+        method = "copy" if len(rows) >= COPY_FROM_ROWS else "executemany"
     if rows:
         if method == "copy":
             await _upsert_copy(session, rows)

@@ -4,7 +4,9 @@ Through the real app (httpx + ASGI, auth, scoping, Pydantic, middleware), agains
 Starlette + asyncpg handler that runs exactly the same SQL: the statements the app sent for
 that request are captured from the engine and replayed by the baseline, which returns the
 rows as JSON. Both run in the same process, on the same embedded PostgreSQL (tmpfs), in the
-same run; median and p99 latency of sequential requests, requests/s at CONCURRENCY.
+same run; median and p99 latency of sequential requests, requests/s at CONCURRENCY. A second
+baseline also replays the app's authentication statements (session and group lookup), so
+the ratio against it shows what the framework itself costs.
 
 ``python -m bench.bench_dashboard --explain`` also prints EXPLAIN (ANALYZE, BUFFERS) of the
 heaviest statements (docs/benchmarks.md).
@@ -46,9 +48,9 @@ ACCOUNTS = 1000
 RECOMMENDATIONS = 200_000
 HISTORY = 20_000
 COMMITMENTS_PER_ACCOUNT = 5
-SEQUENTIAL = 150
+SEQUENTIAL = 100
 CONCURRENCY = 8
-CONCURRENT_REQUESTS = 240
+CONCURRENT_REQUESTS = 160
 TMPFS = "/dev/shm" if Path("/dev/shm").is_dir() else None
 # Statements the app runs to authenticate and authorise; a bare handler has none of them.
 AUTH_TABLES = ("sessions", "users", "user_groups", "groups", "api_keys")
@@ -281,7 +283,8 @@ async def _throughput(call: Callable[[], Awaitable[httpx.Response]]) -> float:
 class Result:
     name: str
     app: tuple[float, float, float]  # median ms, p99 ms, rps
-    bare: tuple[float, float, float]
+    bare: tuple[float, float, float]  # the endpoint's own SQL only
+    bare_auth: tuple[float, float, float]  # also the app's authentication SQL
     statements: int
 
 
@@ -345,11 +348,16 @@ async def run(explain: bool) -> tuple[list[Result], dict[str, str]]:
                     captured.statements.clear()
                     response = await client.get(path, params=params, headers=headers)
                     assert response.status_code == 200, response.text
-                    sql[str(index)] = [
+                    selects = [
                         (s, p)
                         for s, p in captured.statements
+                        if s.lstrip().upper().startswith(("SELECT", "WITH"))
+                    ]
+                    sql[f"{index}+auth"] = selects
+                    sql[str(index)] = [
+                        (s, p)
+                        for s, p in selects
                         if not any(f" {t} " in f" {s} " or f"{t}." in s for t in AUTH_TABLES)
-                        and s.lstrip().upper().startswith(("SELECT", "WITH"))
                     ]
                 event.remove(engine, "before_cursor_execute", captured.record)
                 pool = await asyncpg.create_pool(
@@ -371,15 +379,21 @@ async def run(explain: bool) -> tuple[list[Result], dict[str, str]]:
                         def bare_call(index: int = index) -> Awaitable[httpx.Response]:
                             return bare_client.get(f"/{index}")
 
+                        def bare_auth_call(index: int = index) -> Awaitable[httpx.Response]:
+                            return bare_client.get(f"/{index}+auth")
+
                         app_median, app_p99 = await _sequential(app_call, SEQUENTIAL)
                         bare_median, bare_p99 = await _sequential(bare_call, SEQUENTIAL)
+                        auth_median, auth_p99 = await _sequential(bare_auth_call, SEQUENTIAL)
                         app_rps = await _throughput(app_call)
                         bare_rps = await _throughput(bare_call)
+                        auth_rps = await _throughput(bare_auth_call)
                         results.append(
                             Result(
                                 name,
                                 (app_median, app_p99, app_rps),
                                 (bare_median, bare_p99, bare_rps),
+                                (auth_median, auth_p99, auth_rps),
                                 len(sql[str(index)]),
                             )
                         )
@@ -402,13 +416,14 @@ def main() -> None:
     explain = "--explain" in sys.argv
     results, plans = asyncio.run(run(explain))
     print(
-        f"{'request':<50} {'stmts':>5} {'app p50':>8} {'app p99':>8} {'bare p50':>9} "
-        f"{'bare p99':>9} {'app rps':>8} {'bare rps':>9} {'rps ratio':>9}"
+        f"{'request':<50} {'app p50/p99 ms':>15} {'bare p50/p99':>13} {'+auth p50/p99':>14} "
+        f"{'app rps':>8} {'bare rps':>9} {'+auth rps':>10} {'ratio':>6} {'ratio+auth':>10}"
     )
     for r in results:
         print(
-            f"{r.name:<50} {r.statements:>5} {r.app[0]:>8.2f} {r.app[1]:>8.2f} {r.bare[0]:>9.2f} "
-            f"{r.bare[1]:>9.2f} {r.app[2]:>8.1f} {r.bare[2]:>9.1f} {r.app[2] / r.bare[2]:>9.2f}"
+            f"{r.name:<50} {r.app[0]:>7.1f}/{r.app[1]:<7.1f} {r.bare[0]:>6.1f}/{r.bare[1]:<6.1f} "
+            f"{r.bare_auth[0]:>6.1f}/{r.bare_auth[1]:<7.1f} {r.app[2]:>8.1f} {r.bare[2]:>9.1f} "
+            f"{r.bare_auth[2]:>10.1f} {r.app[2] / r.bare[2]:>6.2f} {r.app[2] / r.bare_auth[2]:>10.2f}"
         )
     for name, plan in plans.items():
         print(f"\n--- {name}\n{plan}")

@@ -61,7 +61,6 @@ from api.providers.base import (
     PurchaseResult,
 )
 from api.providers.clients import ProviderClients
-from api.providers.registry import connectivity_tester
 from api.providers.registry import purchaser as purchaser_for
 from api.purchases import events, repository
 from api.purchases.approvals import expire_due, matches_pin
@@ -224,14 +223,12 @@ class Runner:
         try:
             purchaser: Purchaser = purchaser_for(provider)
         except ValueError:
-            if real:
-                await self._finish(
-                    execution_id,
-                    ExecutionStatus.failed,
-                    error=f"buying {provider.value} commitments is not supported yet",
-                )
-                return
-            purchaser = _DryRunOnly(provider)
+            await self._finish(
+                execution_id,
+                ExecutionStatus.failed,
+                error=f"buying {provider.value} commitments is not supported yet",
+            )
+            return
         # 1. The account's own identity, before anything else.
         try:
             await purchaser.confirm_identity(auth, self.settings, self.clients)
@@ -687,48 +684,6 @@ class Runner:
         for task in list(self.tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-
-
-class _DryRunOnly:
-    """For a provider without a purchaser: the identity check and simulated lines only."""
-
-    def __init__(self, provider: Provider) -> None:
-        self.provider = provider
-
-    async def confirm_identity(
-        self, auth: AccountAuth, settings: Settings, clients: ProviderClients
-    ) -> str:
-        result = await connectivity_tester(self.provider).test_connectivity(auth, settings)
-        if not result.ok:
-            raise ProviderError(result.error or "the identity check failed")
-        return result.caller_identity or ""
-
-    async def find_offering(
-        self,
-        auth: AccountAuth,
-        request: PurchaseRequest,
-        settings: Settings,
-        clients: ProviderClients,
-    ) -> str | None:
-        return None
-
-    async def purchase(
-        self,
-        auth: AccountAuth,
-        request: PurchaseRequest,
-        settings: Settings,
-        clients: ProviderClients,
-    ) -> PurchaseResult:
-        raise PurchaseRejected(f"buying {self.provider.value} commitments is not supported yet")
-
-    async def reconcile(
-        self,
-        auth: AccountAuth,
-        request: PurchaseRequest,
-        settings: Settings,
-        clients: ProviderClients,
-    ) -> PurchaseResult | None:
-        return None
 
 
 class _LostClaim(Exception):

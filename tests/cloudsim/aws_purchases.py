@@ -240,7 +240,10 @@ async def _form_endpoint(request: Request) -> Response:
             f"<Account>{account}</Account>",
         )
     handler = (
-        _EC2_ACTIONS.get(action) or _RDS_ACTIONS.get(action) or _ELASTICACHE_ACTIONS.get(action)
+        _EC2_ACTIONS.get(action)
+        or _RDS_ACTIONS.get(action)
+        or _ELASTICACHE_ACTIONS.get(action)
+        or _REDSHIFT_ACTIONS.get(action)
     )
     if handler is None:
         return _query_error("InvalidAction", f"unsupported action {action}", 400)
@@ -571,6 +574,96 @@ _ELASTICACHE_ACTIONS = {
 }
 
 
+# Redshift (query; no idempotency token, like EC2) ---------------------------------------------
+
+REDSHIFT_NS = "http://redshift.amazonaws.com/doc/2012-12-01/"
+_REDSHIFT_TYPES = ("ra3.xlplus", "ra3.4xlarge", "dc2.large")
+_REDSHIFT_PAYMENTS = ("No Upfront", "Partial Upfront", "All Upfront")
+
+
+def _redshift_offerings_list() -> list[tuple[str, str, int, str]]:
+    return [
+        (_offering_id("rs", node, str(duration), payment), node, duration, payment)
+        for node in _REDSHIFT_TYPES
+        for duration in (31_536_000, 94_608_000)
+        for payment in _REDSHIFT_PAYMENTS
+    ]
+
+
+async def _redshift_offerings(
+    sim: AwsPurchaseSim, account: str, key: str, form: dict[str, str]
+) -> Response:
+    items = "".join(
+        "<ReservedNodeOffering>"
+        f"<ReservedNodeOfferingId>{offering}</ReservedNodeOfferingId><NodeType>{node}</NodeType>"
+        f"<Duration>{duration}</Duration><OfferingType>{payment}</OfferingType>"
+        "<FixedPrice>0.0</FixedPrice><UsagePrice>0.0</UsagePrice><CurrencyCode>USD</CurrencyCode>"
+        "</ReservedNodeOffering>"
+        for offering, node, duration, payment in _redshift_offerings_list()
+    )
+    return _query(
+        "DescribeReservedNodeOfferings",
+        REDSHIFT_NS,
+        f"<ReservedNodeOfferings>{items}</ReservedNodeOfferings>",
+    )
+
+
+def _redshift_node(p: AwsPurchase) -> str:
+    return (
+        f"<ReservedNodeId>{p.commitment_id}</ReservedNodeId>"
+        f"<ReservedNodeOfferingId>{p.offering_id}</ReservedNodeOfferingId>"
+        f"<NodeType>{escape(p.resource_type)}</NodeType><NodeCount>{p.count}</NodeCount>"
+        f"<StartTime>{_iso(p.at)}</StartTime><State>payment-pending</State>"
+    )
+
+
+async def _redshift_purchase(
+    sim: AwsPurchaseSim, account: str, key: str, form: dict[str, str]
+) -> Response:
+    offering = form.get("ReservedNodeOfferingId", "")
+    node_type = next((n for o, n, _d, _p in _redshift_offerings_list() if o == offering), "")
+    if not node_type:
+        return _query_error("ReservedNodeOfferingNotFound", f"{offering} not found", 404)
+    failure = sim._failure(account, node_type)
+    if failure:
+        return _query_error(failure, f"cannot purchase {node_type} now", 400)
+    purchase = AwsPurchase(
+        "redshift",
+        account,
+        key,
+        str(uuid.uuid4()),
+        offering,
+        form.get("NodeCount", "1"),
+        None,
+        node_type,
+        datetime.now(UTC),
+    )
+    await _accept(sim, purchase)
+    return _query(
+        "PurchaseReservedNodeOffering",
+        REDSHIFT_NS,
+        f"<ReservedNode>{_redshift_node(purchase)}</ReservedNode>",
+    )
+
+
+async def _redshift_describe(
+    sim: AwsPurchaseSim, account: str, key: str, form: dict[str, str]
+) -> Response:
+    items = "".join(
+        f"<ReservedNode>{_redshift_node(p)}</ReservedNode>"
+        for p in sim.purchases_of(account)
+        if p.service == "redshift"
+    )
+    return _query("DescribeReservedNodes", REDSHIFT_NS, f"<ReservedNodes>{items}</ReservedNodes>")
+
+
+_REDSHIFT_ACTIONS = {
+    "DescribeReservedNodeOfferings": _redshift_offerings,
+    "PurchaseReservedNodeOffering": _redshift_purchase,
+    "DescribeReservedNodes": _redshift_describe,
+}
+
+
 # MemoryDB (json 1.1) --------------------------------------------------------------------------
 
 
@@ -855,6 +948,7 @@ class AwsPurchaseServer:
                 "ELASTICACHE",
                 "MEMORYDB",
                 "OPENSEARCH",
+                "REDSHIFT",
                 "SAVINGSPLANS",
             )
         }

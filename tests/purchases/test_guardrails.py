@@ -273,3 +273,33 @@ async def test_opensearch_reservation_name_makes_a_repeat_buy_nothing(
     found = await purchaser.reconcile(auth, request, runner.settings, runner.clients)
     assert found is not None and found.provider_commitment_id == bought.commitment_id
     assert len(aws_sim.purchases_of()) == 1
+
+
+async def test_redshift_without_a_token_is_reconciled_by_describe(
+    app: FastAPI, admin_client: httpx.AsyncClient, session: AsyncSession, aws_sim: AwsPurchaseSim
+) -> None:
+    account = await add_aws_account(admin_client, aws_sim)
+    await add_recommendation(
+        session, account, service="redshift", resource_type="ra3.xlplus", count=2
+    )
+    plan = await make_plan(admin_client, services={"aws:redshift": {"coverage": 100}})
+    _, (run,) = await execute(app, admin_client, plan["id"])
+    assert run["status"] == "completed", (run["error"], [x["error"] for x in run["lines"]])
+    (line,) = run["lines"]
+    (bought,) = aws_sim.purchases_of()
+    assert bought.commitment_id == line["provider_commitment_id"]
+    runner: Runner = app.state.purchase_runner
+    async with app.state.sessionmaker() as db:
+        row = await db.get(CloudAccount, account.id)
+        assert row is not None
+        auth = await resolve_account_auth(db, runner.key_ring, row)
+        stored = await db.get(PurchaseLine, uuid.UUID(line["id"]))
+        assert stored is not None
+    purchaser = AwsPurchaser()
+    # The node bought is found for its line, and not for another line once attributed.
+    found = await purchaser.reconcile(
+        auth, runner._request(stored), runner.settings, runner.clients
+    )
+    assert found is not None and found.provider_commitment_id == bought.commitment_id
+    attributed = runner._request(stored, known_commitment_ids=[bought.commitment_id])
+    assert await purchaser.reconcile(auth, attributed, runner.settings, runner.clients) is None

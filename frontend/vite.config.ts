@@ -8,6 +8,8 @@ export default defineConfig({
   server: { proxy: { "/api": "http://127.0.0.1:8080" } },
   test: {
     environment: "jsdom",
+    // Pure logic needs no DOM: only component tests (.tsx) pay for jsdom.
+    environmentMatchGlobs: [["src/**/*.test.ts", "node"]],
     globals: true,
     setupFiles: ["src/test/setup.ts"],
     include: ["src/**/*.test.{ts,tsx}"],

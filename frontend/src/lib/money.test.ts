@@ -1,3 +1,5 @@
+// @vitest-environment jsdom
+// (parseEvents lives next to the fetch reader, which imports the browser client.)
 import { describe, expect, it } from "vitest";
 import { formatMoney, sumDecimals, totalsByCurrency } from "./money";
 import { parseEvents } from "./sse";

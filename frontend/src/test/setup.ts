@@ -1,6 +1,7 @@
 import "@testing-library/jest-dom/vitest";
 
-// Mantine reads these browser APIs that jsdom lacks.
+// Mantine reads these browser APIs that jsdom lacks (component tests only).
+if (typeof window !== "undefined") {
 Object.defineProperty(window, "matchMedia", {
   writable: true,
   value: (query: string) => ({
@@ -21,3 +22,4 @@ class ResizeObserverStub {
 }
 window.ResizeObserver = ResizeObserverStub as unknown as typeof ResizeObserver;
 window.HTMLElement.prototype.scrollIntoView = () => {};
+}

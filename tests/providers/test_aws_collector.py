@@ -57,6 +57,9 @@ async def test_ec2_recommendations_all_pages_region_names_mapped(
     assert first.estimated_monthly_savings == Decimal("10.5")
     assert first.count == Decimal(2)
     assert first.variant == "Linux/UNIX/Shared/STANDARD"
+    # What the purchaser needs to find the same offering, in EC2's own words.
+    assert first.details["platform"] == "Linux/UNIX"
+    assert first.details["tenancy"] == "default"
     assert first.term == 3 and first.payment == "no-upfront"
     assert collect_sim.operations(ACCOUNT).count("GetReservationPurchaseRecommendation") == 3
     assert result.commitments == []
@@ -198,6 +201,7 @@ async def test_every_service_savings_plans_and_inventory_shapes(
     }
     assert by_service["rds"].engine == "PostgreSQL"
     assert by_service["rds"].variant == "Multi-AZ"
+    assert by_service["rds"].details["multi_az"] is True
     assert by_service["opensearch"].resource_type == "r6g.large.search"
     plans = {r.variant: r for r in result.recommendations if r.service == "savings-plans"}
     assert set(plans) == {"COMPUTE_SP", "EC2_INSTANCE_SP/m5"}

@@ -162,6 +162,20 @@ def _ri_identity(
     return region_code(d.get("Region")), str(d.get("NodeType", "")), "", "", d
 
 
+EC2_TENANCY = {"Shared": "default", "Dedicated": "dedicated", "Host": "host"}
+
+
+def _purchase_keys(service: str, ids: dict[str, Any]) -> dict[str, Any]:
+    """The offering attributes a purchase must match: EC2 platform and tenancy, RDS Multi-AZ."""
+    if service == "ec2":
+        tenancy = str(ids.get("Tenancy") or "Shared")
+        # CE says Shared/Dedicated/Host; the EC2 offerings filter wants default/dedicated/host.
+        return {"platform": ids.get("Platform"), "tenancy": EC2_TENANCY.get(tenancy, tenancy)}
+    if service == "rds":
+        return {"multi_az": str(ids.get("DeploymentOption", "")).lower().startswith("multi-az")}
+    return {}
+
+
 def ri_recommendations(
     service: str, page: dict[str, Any], term: int, payment: Payment, offering_class: str
 ) -> list[RecommendationData]:
@@ -211,6 +225,8 @@ def ri_recommendations(
                     details={
                         "instance_details": {k: v for k, v in ids.items() if _scalar(v)},
                         "offering_class": offering_class if service == "ec2" else None,
+                        # What the purchaser needs to find the exact offering (SPEC §6).
+                        **_purchase_keys(service, ids),
                         "account_id": raw.get("AccountId"),
                         "break_even_months": raw.get("EstimatedBreakEvenInMonths"),
                         "average_utilization": raw.get("AverageUtilization"),

@@ -244,12 +244,18 @@ class AwsPurchaser:
         offering_type = OFFERING_TYPES[request.payment]
         try:
             if request.service == "ec2":
+                # Never guess the platform: a Linux RI bought for Windows usage saves nothing.
+                if not request.details.get("platform"):
+                    raise ProviderError(
+                        "the EC2 recommendation carries no platform; collect again before buying",
+                        code="no_offering",
+                    )
                 async with self._client(
                     clients, credentials, settings, "ec2", request.region
                 ) as ec2:
                     answer = await ec2.describe_reserved_instances_offerings(
                         InstanceType=request.resource_type,
-                        ProductDescription=str(request.details.get("platform") or "Linux/UNIX"),
+                        ProductDescription=str(request.details["platform"]),
                         InstanceTenancy=str(request.details.get("tenancy") or "default"),
                         OfferingClass=str(request.details.get("offering_class") or "standard"),
                         OfferingType=offering_type,

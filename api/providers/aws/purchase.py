@@ -76,6 +76,29 @@ def _refused(exc: ClientError, operation: str) -> ProviderError:
     return PurchaseRejected(text, code="aws_purchase_refused")
 
 
+# Cost Explorer names RDS engines ("PostgreSQL", "Aurora MySQL"); the offerings filter
+# wants the product description ("postgresql", "aurora-mysql"). Unknown names pass lower-cased.
+RDS_PRODUCTS = {
+    "postgresql": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mariadb",
+    "aurora mysql": "aurora-mysql",
+    "aurora postgresql": "aurora-postgresql",
+    "aurora": "aurora",
+}
+
+
+def rds_product(engine: str | None) -> str:
+    """The RDS offering ProductDescription for a recommendation's engine; never a guess."""
+    if not engine:
+        raise ProviderError(
+            "the RDS recommendation carries no engine; collect again before buying",
+            code="no_offering",
+        )
+    name = engine.strip().lower()
+    return RDS_PRODUCTS.get(name, name.replace(" ", "-"))
+
+
 @dataclass(frozen=True)
 class ReservationApi:
     """A reserved-offering API whose reservation id the caller chooses."""
@@ -272,7 +295,7 @@ class AwsPurchaser:
                     answer = await rds.describe_reserved_db_instances_offerings(
                         DBInstanceClass=request.resource_type,
                         Duration=str(duration),
-                        ProductDescription=request.engine or "postgresql",
+                        ProductDescription=rds_product(request.engine),
                         OfferingType=offering_type,
                         MultiAZ=bool(request.details.get("multi_az", False)),
                     )

@@ -44,7 +44,13 @@ async def list_recommendations(
     region: Annotated[str | None, Query(max_length=64, description="Only this region")] = None,
     min_savings: Annotated[
         Decimal | None,
-        Query(ge=0, max_digits=18, description="Only estimated monthly savings ≥ this"),
+        Query(
+            ge=0,
+            # The column is NUMERIC(18, 6): a larger bound would overflow its cast (a 500).
+            lt=Decimal(10**12),
+            decimal_places=6,
+            description="Only estimated monthly savings ≥ this",
+        ),
     ] = None,
     sort: Annotated[
         RecommendationSort, Query(description="Sort field; a leading - sorts descending")

@@ -169,6 +169,9 @@ async def test_account_ids_filter_and_disabled_accounts(
         "sort=name",
         "cursor=garbage",
         "min_savings=-1",
+        # Past NUMERIC(18, 6): refused up front instead of overflowing in the database.
+        "min_savings=2029003966423719",
+        "min_savings=0.0000001",
     ],
 )
 async def test_bad_parameters_are_400(admin_client: httpx.AsyncClient, query: str) -> None:

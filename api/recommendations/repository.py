@@ -49,10 +49,10 @@ REFRESHED = (
 COLUMNS = NATURAL_KEY + REFRESHED
 
 IngestMethod = Literal["auto", "executemany", "copy"]
-# Measured in bench/bench_collection.py (docs/benchmarks.md): executemany is faster for the
-# few dozen rows a typical account returns (COPY pays for the staging table), COPY + one
-# merge from a few hundred rows on. "auto" picks by size.
-DEFAULT_INGEST: IngestMethod = "auto"
+# Measured in bench/bench_collection.py (docs/benchmarks.md): COPY + one merge was ~1.7x
+# executemany at 20 and at 500 rows per account on the quieter run; under heavy machine load
+# executemany edged ahead at 20 rows, so "auto" (executemany below COPY_FROM_ROWS) remains.
+DEFAULT_INGEST: IngestMethod = "copy"
 COPY_FROM_ROWS = 100
 _STAGING = "_recommendations_in"
 

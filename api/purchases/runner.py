@@ -518,6 +518,15 @@ class Runner:
             # Nothing found means nothing bought: fail it (a retry re-attempts, same key).
             await self._reconcile_line(execution, auth, purchaser, claimed, missing=exc.message)
             return
+        except Exception:
+            # Not a ProviderError (e.g. botocore's ResponseParserError on a 500 with a non-XML
+            # body): the cloud may still have bought it, so the outcome is unknown, as above.
+            logger.warning(
+                "purchase outcome unknown (unexpected error); reconciling", exc_info=True
+            )
+            missing = "the cloud's answer to the purchase could not be read"
+            await self._reconcile_line(execution, auth, purchaser, claimed, missing=missing)
+            return
         await self._bought(execution, claimed, result)
 
     async def _reconcile_line(

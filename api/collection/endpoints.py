@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.auth.deps import Grant, Require
-from api.collection import events, repository
+from api.collection import events, service
 from api.collection.schemas import RunAccountOut, RunList, RunOut, RunSummaryOut
 from api.db import ReadSessionDep
 from api.enums import Action, Resource
@@ -31,17 +31,17 @@ async def list_collection_runs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RunList:
     """The latest runs, newest first (without their accounts)."""
-    runs = await repository.list_runs(session, limit)
+    runs = await service.list_runs(session, limit)
     return RunList(runs=[RunSummaryOut.model_validate(run) for run in runs])
 
 
 @router.get("/collection-runs/{run_id}", response_model=RunOut)
 async def get_collection_run(session: ReadSessionDep, grant: CanView, run_id: uuid.UUID) -> RunOut:
     """One run with a row per account you may see (finished ones in finishing order)."""
-    run = await repository.get_run(session, run_id)
+    run = await service.get_run(session, run_id)
     if run is None:
         raise _not_found(run_id)
-    rows = await repository.run_accounts(session, run_id, grant.scope)
+    rows = await service.run_accounts(session, run_id, grant.scope)
     summary = RunSummaryOut.model_validate(run)
     return RunOut(
         **summary.model_dump(), accounts=[RunAccountOut.model_validate(row) for row in rows]
@@ -57,7 +57,7 @@ async def collection_run_events(
     request: Request, session: ReadSessionDep, grant: CanView, run_id: uuid.UUID
 ) -> StreamingResponse:
     """``account`` events as accounts finish (finished ones first), then ``run``; then it ends."""
-    if await repository.get_run(session, run_id) is None:
+    if await service.get_run(session, run_id) is None:
         raise _not_found(run_id)
     state = request.app.state
     stream = events.run_events(

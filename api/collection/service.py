@@ -36,12 +36,12 @@ from api.collection.repository import RunAccountRef
 from api.commitments.repository import replace_account_commitments
 from api.config import Settings
 from api.credentials.service import resolve_account_auth, scrub, secrets_of
-from api.db import unit_of_work
+from api.db import AsyncReadSession, unit_of_work
 from api.enums import Provider, RunAccountStatus, RunStatus, RunTrigger
 from api.errors import NotFound
 from api.kit.crypto import KeyRing
 from api.kit.fanout import Outcome, fan_out
-from api.models import CollectionRun
+from api.models import CollectionRun, CollectionRunAccount
 from api.providers import registry
 from api.providers.base import (
     AccountAuth,
@@ -411,5 +411,20 @@ async def _close(ctx: CollectionContext, run_id: uuid.UUID, error: str | None) -
         )
 
 
-async def get_run(session: AsyncSession, run_id: uuid.UUID) -> CollectionRun | None:
+async def get_run(
+    session: AsyncSession | AsyncReadSession, run_id: uuid.UUID
+) -> CollectionRun | None:
+    """The run, or ``None`` when no run has that id."""
     return await repository.get_run(session, run_id)
+
+
+async def list_runs(session: AsyncSession | AsyncReadSession, limit: int) -> list[CollectionRun]:
+    """The latest ``limit`` runs, newest first."""
+    return await repository.list_runs(session, limit)
+
+
+async def run_accounts(
+    session: AsyncSession | AsyncReadSession, run_id: uuid.UUID, scope: AccountScope
+) -> list[CollectionRunAccount]:
+    """The run's per-account rows the caller may see, finished ones in finishing order."""
+    return await repository.run_accounts(session, run_id, scope)

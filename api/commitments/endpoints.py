@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from api.auth.deps import Grant, Require
 from api.commitments import service
-from api.commitments.repository import CommitmentFilters
-from api.commitments.schemas import CommitmentList, CommitmentOut
+from api.commitments.schemas import CommitmentFilters, CommitmentList, CommitmentOut
 from api.db import ReadSessionDep
 from api.enums import Action, Provider, Resource
 from api.kit.account_ids import AccountIdsFilter

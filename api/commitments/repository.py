@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.permissions import AccountScope
+from api.commitments.schemas import CommitmentFilters
 from api.db import AsyncReadSession
 from api.enums import Payment, Provider
 from api.models import CloudAccount, Commitment, PurchaseHistory
@@ -112,15 +113,6 @@ async def replace_account_commitments(
         .values(purchased_by_cudly=True)
     )
     return len(rows)
-
-
-@dataclass(frozen=True)
-class CommitmentFilters:
-    provider: Provider | None = None
-    service: str | None = None
-    account_ids: Sequence[uuid.UUID] | None = None
-    state: str | None = None
-    expiring_before: datetime | None = None
 
 
 @dataclass(frozen=True)

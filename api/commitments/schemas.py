@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -40,3 +42,13 @@ class CommitmentOut(BaseModel):
 class CommitmentList(BaseModel):
     commitments: list[CommitmentOut]
     next_cursor: str | None
+
+
+# Query filters, shared by the service and the repository that builds the SQL.
+@dataclass(frozen=True)
+class CommitmentFilters:
+    provider: Provider | None = None
+    service: str | None = None
+    account_ids: Sequence[uuid.UUID] | None = None
+    state: str | None = None
+    expiring_before: datetime | None = None

@@ -8,8 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.permissions import AccountScope
 from api.commitments import repository
-from api.commitments.repository import CommitmentFilters
-from api.commitments.schemas import CommitmentList, CommitmentOut
+from api.commitments.schemas import CommitmentFilters, CommitmentList, CommitmentOut
 from api.db import AsyncReadSession
 from api.enums import Provider
 from api.kit.pagination import decode_time_id_cursor, encode_cursor

@@ -15,9 +15,9 @@ from api.enums import Action, Provider, Resource, RunStatus, RunTrigger
 from api.kit.account_ids import AccountIdsFilter
 from api.kit.csv import CSV_RESPONSE, ListingDep
 from api.recommendations import service
-from api.recommendations.repository import RecommendationFilters
 from api.recommendations.schemas import (
     FreshnessList,
+    RecommendationFilters,
     RecommendationList,
     RecommendationOut,
     RecommendationSort,

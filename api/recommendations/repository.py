@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, delete, func, select, true, tuple_
@@ -21,6 +20,7 @@ from api.enums import Provider, RunAccountStatus
 from api.kit.locks import xact_lock
 from api.models import CloudAccount, CollectionRunAccount, Recommendation
 from api.providers.base import RecommendationData
+from api.recommendations.schemas import RecommendationFilters
 
 NATURAL_KEY = (
     "cloud_account_id",
@@ -165,15 +165,6 @@ SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "upfront_cost": Recommendation.upfront_cost,
     "collected_at": Recommendation.collected_at,
 }
-
-
-@dataclass(frozen=True)
-class RecommendationFilters:
-    provider: Provider | None = None
-    service: str | None = None
-    region: str | None = None
-    account_ids: Sequence[uuid.UUID] | None = None
-    min_savings: Decimal | None = None
 
 
 @dataclass(frozen=True)

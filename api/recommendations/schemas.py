@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -69,3 +71,13 @@ class FreshnessOut(BaseModel):
 
 class FreshnessList(BaseModel):
     accounts: list[FreshnessOut]
+
+
+# Query filters, shared by the service and the repository that builds the SQL.
+@dataclass(frozen=True)
+class RecommendationFilters:
+    provider: Provider | None = None
+    service: str | None = None
+    region: str | None = None
+    account_ids: Sequence[uuid.UUID] | None = None
+    min_savings: Decimal | None = None

@@ -15,9 +15,10 @@ from api.enums import Provider, RunAccountStatus
 from api.errors import ValidationFailed
 from api.kit.pagination import decode_cursor, encode_cursor
 from api.recommendations import repository
-from api.recommendations.repository import RecommendationFilters, SortField
+from api.recommendations.repository import SortField
 from api.recommendations.schemas import (
     FreshnessOut,
+    RecommendationFilters,
     RecommendationList,
     RecommendationOut,
     RecommendationSort,

@@ -117,7 +117,8 @@ class Settings(BaseSettings):
         default=10, ge=1, le=1000, validation_alias=_env("CUDLY_MAX_ACCOUNT_PARALLELISM")
     )
     account_timeout_s: float = Field(default=120.0, gt=0)
-    collect_interval: int = Field(default=6 * 3600)
+    # A cycle sweeps every account; more often than every 5 minutes only piles up runs.
+    collect_interval: int = Field(default=6 * 3600, ge=300)
     scheduler_enabled: bool = True
     # A running collection run's process refreshes its heartbeat this often; a run whose
     # heartbeat is older than collect_stale_after_s is closed as failed by any replica.

@@ -5,16 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.permissions import Permission, Principal
 from api.db import Readable
 from api.enums import Role
+from api.kit.locks import xact_lock
 from api.models import ApiKey, Group, Session, User, UserGroup
 
-ADMIN_BOOTSTRAP_LOCK = 727274002
+ADMIN_BOOTSTRAP_LOCK = "cudly:setup-admin"
 UNIQUE_VIOLATION = "23505"
 # An API key's last_used_at is written at most this often (a busy script would otherwise
 # turn every read request into a write).
@@ -199,7 +200,7 @@ async def count_users(session: AsyncSession) -> int:
 
 async def lock_admin_bootstrap(session: AsyncSession) -> None:
     """Serialise first-admin creation across requests, workers and replicas."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADMIN_BOOTSTRAP_LOCK})
+    await xact_lock(session, ADMIN_BOOTSTRAP_LOCK)
 
 
 async def existing_group_ids(session: AsyncSession, group_ids: list[uuid.UUID]) -> set[uuid.UUID]:

@@ -50,3 +50,12 @@ def test_durations(text: str, seconds: int) -> None:
 def test_bad_duration_names_the_format() -> None:
     with pytest.raises(ValueError, match=r"use e\.g\."):
         parse_duration("soon")
+
+
+def test_collect_interval_has_a_floor() -> None:
+    # A cycle sweeps every account: a few seconds between cycles would only pile up runs.
+    with pytest.raises(ValueError, match="collect_interval"):
+        Settings.model_validate({"env": "test", "collect_interval": "30s"})
+    assert (
+        Settings.model_validate({"env": "test", "collect_interval": "5m"}).collect_interval == 300
+    )

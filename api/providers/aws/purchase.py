@@ -22,6 +22,8 @@ take the defaults shown. For Savings Plans the line ``count`` is the hourly comm
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -74,6 +76,20 @@ def _refused(exc: ClientError, operation: str) -> ProviderError:
     if _status(exc) >= 500 or code in _UNKNOWN_OUTCOME:
         return ProviderError(text, code="aws_purchase_unknown")
     return PurchaseRejected(text, code="aws_purchase_refused")
+
+
+@contextmanager
+def _purchase_call(operation: str) -> Iterator[None]:
+    """AWS's answer to a purchase call, as the runner reads it: a 4xx is a refusal (nothing
+    bought), an invalid request is refused before sending, anything else is unknown."""
+    try:
+        yield
+    except ClientError as exc:
+        raise _refused(exc, operation) from None
+    except ParamValidationError as exc:
+        raise PurchaseRejected(f"invalid purchase request: {exc}", code="aws_invalid") from None
+    except BotoCoreError as exc:
+        raise sdk_error(exc, operation) from None
 
 
 # Cost Explorer names RDS engines ("PostgreSQL", "Aurora MySQL"); the offerings filter
@@ -410,15 +426,9 @@ class AwsPurchaser:
             params["upfrontPaymentAmount"] = format(
                 request.upfront_cost.quantize(Decimal("0.01")), "f"
             )
-        try:
+        with _purchase_call("CreateSavingsPlan"):
             async with self._client(clients, credentials, settings, "savingsplans", None) as sp:
                 answer = await sp.create_savings_plan(**params)
-        except ClientError as exc:
-            raise _refused(exc, "CreateSavingsPlan") from None
-        except ParamValidationError as exc:
-            raise PurchaseRejected(f"invalid purchase request: {exc}", code="aws_invalid") from None
-        except BotoCoreError as exc:
-            raise sdk_error(exc, "CreateSavingsPlan") from None
         return PurchaseResult(provider_commitment_id=str(answer["savingsPlanId"]))
 
     async def _reserve(
@@ -431,7 +441,7 @@ class AwsPurchaser:
         """RDS, ElastiCache, MemoryDB: the reservation id is ours, so a repeat is detected."""
         api = RESERVATION_ID_APIS[request.service]
         reservation = reservation_id(request)
-        try:
+        with _purchase_call(api.purchase):
             async with self._client(
                 clients, credentials, settings, api.client, request.region
             ) as client:
@@ -448,12 +458,6 @@ class AwsPurchaser:
                         raise
                     # Our own earlier attempt: the id is derived from this line's key.
                     return PurchaseResult(provider_commitment_id=reservation)
-        except ClientError as exc:
-            raise _refused(exc, api.purchase) from None
-        except ParamValidationError as exc:
-            raise PurchaseRejected(f"invalid purchase request: {exc}", code="aws_invalid") from None
-        except BotoCoreError as exc:
-            raise sdk_error(exc, api.purchase) from None
         return PurchaseResult(provider_commitment_id=str(answer[api.result][api.id_param]))
 
     async def _ec2(
@@ -463,7 +467,7 @@ class AwsPurchaser:
         settings: Settings,
         request: PurchaseRequest,
     ) -> PurchaseResult:
-        try:
+        with _purchase_call("PurchaseReservedInstancesOffering"):
             async with self._client(clients, credentials, settings, "ec2", request.region) as ec2:
                 answer = await ec2.purchase_reserved_instances_offering(
                     ReservedInstancesOfferingId=request.offering_id,
@@ -471,12 +475,6 @@ class AwsPurchaser:
                 )
                 ri_id = str(answer["ReservedInstancesId"])
                 await self._tag(ec2, ri_id, request)
-        except ClientError as exc:
-            raise _refused(exc, "PurchaseReservedInstancesOffering") from None
-        except ParamValidationError as exc:
-            raise PurchaseRejected(f"invalid purchase request: {exc}", code="aws_invalid") from None
-        except BotoCoreError as exc:
-            raise sdk_error(exc, "PurchaseReservedInstancesOffering") from None
         return PurchaseResult(provider_commitment_id=ri_id)
 
     async def _opensearch(
@@ -488,7 +486,7 @@ class AwsPurchaser:
     ) -> PurchaseResult:
         """Name the reservation after the key; look for that name first (a repeat buys nothing)."""
         name = reservation_id(request)
-        try:
+        with _purchase_call("PurchaseReservedInstanceOffering"):
             async with self._client(
                 clients, credentials, settings, "opensearch", request.region
             ) as opensearch:
@@ -500,12 +498,6 @@ class AwsPurchaser:
                     ReservationName=name,
                     InstanceCount=int(request.count),
                 )
-        except ClientError as exc:
-            raise _refused(exc, "PurchaseReservedInstanceOffering") from None
-        except ParamValidationError as exc:
-            raise PurchaseRejected(f"invalid purchase request: {exc}", code="aws_invalid") from None
-        except BotoCoreError as exc:
-            raise sdk_error(exc, "PurchaseReservedInstanceOffering") from None
         return PurchaseResult(provider_commitment_id=str(answer["ReservedInstanceId"]))
 
     async def _redshift(
@@ -515,19 +507,13 @@ class AwsPurchaser:
         settings: Settings,
         request: PurchaseRequest,
     ) -> PurchaseResult:
-        try:
+        with _purchase_call("PurchaseReservedNodeOffering"):
             async with self._client(
                 clients, credentials, settings, "redshift", request.region
             ) as redshift:
                 answer = await redshift.purchase_reserved_node_offering(
                     ReservedNodeOfferingId=request.offering_id, NodeCount=int(request.count)
                 )
-        except ClientError as exc:
-            raise _refused(exc, "PurchaseReservedNodeOffering") from None
-        except ParamValidationError as exc:
-            raise PurchaseRejected(f"invalid purchase request: {exc}", code="aws_invalid") from None
-        except BotoCoreError as exc:
-            raise sdk_error(exc, "PurchaseReservedNodeOffering") from None
         return PurchaseResult(provider_commitment_id=str(answer["ReservedNode"]["ReservedNodeId"]))
 
     async def _tag(self, ec2: Any, ri_id: str, request: PurchaseRequest) -> None:

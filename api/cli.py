@@ -57,7 +57,7 @@ def _check_settings() -> None:
         raise typer.Exit(SETTINGS_ERROR_EXIT) from None
 
 
-def _exit_cleanly_on_sigterm() -> None:
+def exit_cleanly_on_sigterm() -> None:
     """SIGTERM (systemd, supervisors, test harnesses) exits like Ctrl-C does: exit handlers run.
 
     uvicorn shuts down gracefully on SIGTERM and then re-raises the signal to the previous
@@ -80,7 +80,7 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    _exit_cleanly_on_sigterm()
+    exit_cleanly_on_sigterm()
     uvicorn.run(
         "api.main:app_factory",
         factory=True,

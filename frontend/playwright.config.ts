@@ -51,10 +51,14 @@ export default defineConfig({
     { name: "chromium", testMatch: /(accounts|admin)\.spec\.ts/, dependencies: ["pages"] },
   ],
   webServer: {
-    command: `cd .. && .venv/bin/python -m tests.e2e.serve --port ${port} --state ${process.env.E2E_STATE}`,
+    // No shell in between, so the SIGTERM below reaches the server itself.
+    command: `.venv/bin/python -m tests.e2e.serve --port ${port} --state ${process.env.E2E_STATE}`,
+    cwd: "..",
     url: `${baseURL}/api/health`,
     timeout: 120_000,
     reuseExistingServer: false,
+    // SIGTERM, not a kill: the server then stops its embedded PostgreSQL on the way out.
+    gracefulShutdown: { signal: "SIGTERM", timeout: 15_000 },
     stdout: "ignore",
     stderr: "pipe",
   },

@@ -12,9 +12,11 @@ in the product: it sees ordinary endpoint settings.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import logging
 import os
+import shutil
 import tempfile
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -23,6 +25,7 @@ from pathlib import Path
 import boto3
 import uvicorn
 
+from api.cli import exit_cleanly_on_sigterm
 from tests.cloudsim import SimServer, run_cloudsim, run_moto_server
 from tests.cloudsim.aws_purchases import run_aws_purchase_sim
 from tests.cloudsim.collect import aws_ec2_detail, aws_rds_detail, aws_sp_detail, collect_env
@@ -128,11 +131,16 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
 
+    # Stopped with SIGTERM by Playwright: exit handlers must run, and the embedded
+    # PostgreSQL (stopped by one, registered when the app starts it) must stop before its
+    # data directory goes — atexit runs last-registered first, so register the removal now.
+    exit_cleanly_on_sigterm()
+    data = tempfile.mkdtemp(prefix="cudly-e2e-")
+    atexit.register(shutil.rmtree, data, ignore_errors=True)
     with (
         run_moto_server() as moto_url,
         run_cloudsim(tls=False) as sim,
         run_aws_purchase_sim() as purchases,
-        tempfile.TemporaryDirectory(prefix="cudly-e2e-") as data,
     ):
         arn, key_id, secret = _good_keys(moto_url)
         _enable_signature_checks(moto_url)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import case, func, literal_column, select, update
+from sqlalchemy import case, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,7 +75,11 @@ async def insert_running_run(
             started_at=now,
         )
         .on_conflict_do_nothing(
-            index_elements=["status"], index_where=CollectionRun.status == RunStatus.running.value
+            index_elements=["status"],
+            # A literal, not a bound parameter: once PostgreSQL switches the prepared statement
+            # to a generic plan (after five runs on a connection) it can no longer match the
+            # partial unique index to a parameter and fails with 42P10.
+            index_where=text("status = 'running'"),
         )
         .returning(CollectionRun.id)
     )

@@ -164,6 +164,18 @@ async def test_two_refreshes_at_once_make_one_run(
     assert len(runs.json()["runs"]) == 1
 
 
+async def test_many_refreshes_while_one_runs_return_it(
+    admin_client: httpx.AsyncClient, fake_cloud: FakeCloud
+) -> None:
+    # Past five executions on a connection PostgreSQL plans the insert generically; its
+    # ON CONFLICT must still find the partial unique index (a bound predicate could not).
+    [account] = await create_accounts(admin_client, 1)
+    fake_cloud.set(account["external_id"], Behaviour(delay_s=1.0))
+    answers = [await admin_client.post("/api/recommendations/refresh", json={}) for _ in range(10)]
+    assert {answer.status_code for answer in answers} == {202}
+    assert len({answer.json()["run_id"] for answer in answers}) == 1
+
+
 async def test_disabled_accounts_are_not_collected_unless_named_and_then_skipped(
     admin_client: httpx.AsyncClient, fake_cloud: FakeCloud
 ) -> None:

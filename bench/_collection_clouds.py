@@ -27,7 +27,7 @@ def main() -> None:
             "sts",
             endpoint_url=moto_url,
             region_name="us-east-1",
-            aws_access_key_id="AKIABENCHAMBIENT0001",
+            aws_access_key_id="FAKE-BENCH-AMBIENT-KEY",
             aws_secret_access_key="bench-ambient-secret",
         )
         collect = sim.state.collect

@@ -72,7 +72,7 @@ test("add an access-keys account with credentials; Test succeeds for good keys a
   await expect(row(page, bad)).toContainText("No credentials");
   await row(page, bad).getByRole("button", { name: `Credentials of ${bad}` }).click();
   dialog = page.getByRole("dialog", { name: `Credentials of ${bad}` });
-  await dialog.getByLabel("Access key ID").fill("AKIAE2EUNKNOWNKEY001");
+  await dialog.getByLabel("Access key ID").fill("FAKE-E2E-UNKNOWN-KEY");
   await dialog.getByLabel("Secret access key").fill("not-the-secret-not-the-secret-000000000");
   await dialog.getByRole("button", { name: "Save credentials" }).click();
   await expect(dialog).toBeHidden();

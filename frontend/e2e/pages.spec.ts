@@ -28,7 +28,7 @@ test.beforeAll(async ({ request }) => {
     name: "prod-analytics",
     provider: "aws",
     external_id: awsId(),
-    credentials: { access_key_id: "AKIAE2EBADKEY0000001", secret_access_key: "bad-secret-bad-secret-bad-secret-000000" },
+    credentials: { access_key_id: "FAKE-E2E-BAD-KEY", secret_access_key: "bad-secret-bad-secret-bad-secret-000000" },
   });
   const azure = await api.post<{ id: string; name: string }>("/api/accounts", {
     name: "azure-shared",

@@ -155,3 +155,14 @@ def _shared_context_session_cls() -> type:
 def botocore_http_session_cls() -> type:
     """The ``http_session_cls`` for every aioboto3 client (see SharedContextSession)."""
     return _shared_context_session_cls()
+
+
+def error_summary(response: httpx.Response, code_field: str) -> str:
+    """``<code>: <message>`` of an ARM or Google error body (``{"error": {…}}``), at most
+    300 characters of message; the HTTP status when the body is not that shape."""
+    try:
+        error = response.json().get("error", {})
+        code = error.get(code_field, response.status_code)
+        return f"{code}: {str(error.get('message', ''))[:300]}"
+    except (ValueError, AttributeError):
+        return str(response.status_code)

@@ -25,6 +25,7 @@ from api.providers.base import (
     PurchaseRequest,
     PurchaseResult,
 )
+from api.providers.http import error_summary
 
 if TYPE_CHECKING:
     from api.providers.clients import ProviderClients
@@ -42,11 +43,7 @@ _FAILED = {"Failed", "Cancelled", "Expired"}
 
 
 def _message(response: httpx.Response) -> str:
-    try:
-        error = response.json().get("error", {})
-        return f"{error.get('code', response.status_code)}: {str(error.get('message', ''))[:300]}"
-    except (ValueError, AttributeError):
-        return str(response.status_code)
+    return error_summary(response, "code")
 
 
 class AzurePurchaser:

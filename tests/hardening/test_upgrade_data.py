@@ -14,7 +14,7 @@ from tests.hardening.test_isolation import World, world
 
 __all__ = ["world"]
 
-REVISIONS = ["0007", "0006", "0005", "0004", "0003", "0002", "0001"]
+REVISIONS = ["0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]
 
 
 async def row_counts(dsn: str) -> dict[str, int]:

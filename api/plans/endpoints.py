@@ -11,6 +11,7 @@ from api.auth.deps import Grant, Require
 from api.db import ReadSessionDep, SessionDep
 from api.enums import Action, Resource
 from api.errors import ErrorBody
+from api.kit.account_ids import AccountIdsFilter
 from api.plans import service
 from api.plans.schemas import (
     PlanAccounts,
@@ -30,9 +31,13 @@ CanDelete = Annotated[Grant, Depends(Require(Action.delete, Resource.plans))]
 
 
 @router.get("/plans", response_model=PlanList)
-async def list_plans(session: ReadSessionDep, grant: CanView) -> PlanList:
-    """The plans whose target accounts the caller's scope covers, by name."""
-    return PlanList(plans=await service.list_plans(session, grant.scope))
+async def list_plans(
+    session: ReadSessionDep, grant: CanView, account_ids: AccountIdsFilter = None
+) -> PlanList:
+    """The plans whose target accounts the caller's scope covers, by name; with
+    ``account_ids``, only those targeting any of them (an "all accounts" plan targets every
+    account of its provider)."""
+    return PlanList(plans=await service.list_plans(session, grant.scope, account_ids))
 
 
 @router.post(

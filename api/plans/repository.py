@@ -57,6 +57,16 @@ async def accounts_of_provider(
     return list(result.scalars())
 
 
+async def providers_of(session: Readable, account_ids: Sequence[uuid.UUID]) -> set[str]:
+    """The providers of the named accounts (unknown ids name none)."""
+    if not account_ids:
+        return set()
+    result = await session.execute(
+        select(CloudAccount.provider).where(CloudAccount.id.in_(list(account_ids))).distinct()
+    )
+    return set(result.scalars())
+
+
 async def enabled_ids_by_provider(session: Readable) -> dict[str, list[uuid.UUID]]:
     """Enabled account ids per provider (what an "all accounts" plan touches)."""
     result = await session.execute(

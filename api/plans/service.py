@@ -168,12 +168,32 @@ def _require_some_scope(scope: AccountScope) -> None:
         )
 
 
-async def list_plans(session: Readable, scope: AccountScope) -> list[PlanRead]:
-    """The plans whose every touched account is in the caller's scope, by name."""
+async def list_plans(
+    session: Readable, scope: AccountScope, account_ids: Sequence[uuid.UUID] | None = None
+) -> list[PlanRead]:
+    """The plans whose every touched account is in the caller's scope, by name.
+
+    With ``account_ids`` (403 when one is outside the scope): only the plans targeting any of
+    them — explicitly, or as an "all accounts" plan of a named account's provider."""
+    if account_ids:
+        scope.require(account_ids)
     if not scope.unrestricted and not scope.account_ids:
         return []
     views = await _views(session, await repository.list_plans(session))
-    return [to_read(v) for v in views if all(scope.allows(i) for i in v.touched)]
+    views = [v for v in views if all(scope.allows(i) for i in v.touched)]
+    if account_ids:
+        wanted = set(account_ids)
+        providers = await repository.providers_of(session, account_ids)
+        views = [
+            v
+            for v in views
+            if (
+                any(a.id in wanted for a in v.explicit)
+                if v.explicit
+                else (v.plan.provider or "") in providers
+            )
+        ]
+    return [to_read(v) for v in views]
 
 
 async def get_plan(session: Readable, plan_id: uuid.UUID, scope: AccountScope) -> PlanRead:

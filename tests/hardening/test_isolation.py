@@ -426,6 +426,10 @@ async def plans_list(w: World) -> None:
     names = {plan["name"] for plan in response.json()["plans"]}
     assert "plan-alpha" in names
     assert "plan-alpha-and-b" not in names, "a plan reaching B is beyond A's scope"
+    await _account_ids_b_forbidden(w, "/api/plans")
+    narrowed = await w.scoped.get("/api/plans", params={"account_ids": str(w.a)})
+    _ok_without_b(w, narrowed)
+    assert "plan-alpha" in {plan["name"] for plan in narrowed.json()["plans"]}
 
 
 async def plan_create_then_target_b(w: World) -> None:

@@ -9,27 +9,15 @@ from types import FrameType
 from typing import Any
 
 import typer
-from pydantic import AliasChoices, ValidationError
+from pydantic import ValidationError
 
-from api.config import Settings, get_settings
+from api.config import env_var_for, get_settings
 
 app = typer.Typer(help="CUDly: cloud commitments across many accounts.", no_args_is_help=True)
 admin_app = typer.Typer(help="Manage administrators.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 
 SETTINGS_ERROR_EXIT = 2
-
-
-def _env_name(name: str) -> str:
-    """The environment variable behind an error location (a field name or its alias)."""
-    for field, info in Settings.model_fields.items():
-        alias = info.validation_alias
-        aliases = [str(a) for a in alias.choices] if isinstance(alias, AliasChoices) else []
-        if name.lower() in {a.lower() for a in aliases}:
-            return name.upper()
-        if name == field:
-            return str(aliases[0]).upper() if aliases else f"CUDLY_{field}".upper()
-    return name.upper()
 
 
 def settings_problems(exc: ValidationError) -> list[str]:
@@ -39,7 +27,7 @@ def settings_problems(exc: ValidationError) -> list[str]:
         message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
         loc = [str(part) for part in error.get("loc", ()) if part != "__root__"]
         if loc:
-            lines.append(f"{_env_name(loc[0])}: {message}")
+            lines.append(f"{env_var_for(loc)}: {message}")
         else:  # a rule across settings: its message names the variables
             lines.append(message)
     return lines

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from api.config import Settings, env_var_names, parse_duration
+from api.config import Settings, env_var_for, env_var_names, parse_duration
 
 
 def test_production_refuses_the_dev_encryption_key() -> None:
@@ -59,3 +59,68 @@ def test_collect_interval_has_a_floor() -> None:
     assert (
         Settings.model_validate({"env": "test", "collect_interval": "5m"}).collect_interval == 300
     )
+
+
+# --- grouped settings, flat environment -----------------------------------------------------
+
+
+def test_groups_read_the_flat_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/x")
+    monkeypatch.setenv("cudly_db_pool_size", "3")  # names are case-insensitive, as before
+    monkeypatch.setenv("CUDLY_SCHEDULER_ENABLED", "false")
+    monkeypatch.setenv("CUDLY_PURCHASES_ENABLED", "true")
+    monkeypatch.setenv("CUDLY_APPROVAL_TTL", "3d")
+    monkeypatch.setenv("CUDLY_CLOUD_HTTP_TIMEOUT_S", "4")
+    monkeypatch.setenv("CREDENTIAL_ENCRYPTION_KEY", "b" * 64)
+    settings = Settings(auth={"token_ttl_s": 600})
+    assert settings.db.url is not None
+    assert settings.db.url.get_secret_value() == "postgresql://db/x"
+    assert settings.db.pool_size == 3
+    assert settings.scheduler.enabled is False
+    assert settings.purchases.enabled is True
+    assert settings.purchases.approval_ttl == 3 * 86400
+    assert settings.clouds.http_timeout_s == 4.0
+    assert settings.crypto.key is not None
+    assert settings.auth.token_ttl_s == 600
+
+
+def test_keyword_arguments_beat_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUDLY_DB_POOL_SIZE", "3")
+    monkeypatch.setenv("CUDLY_PORT", "9000")
+    settings = Settings(db_pool_size=5, server={"port": 9001})
+    assert (settings.db.pool_size, settings.server.port) == (5, 9001)
+
+
+def test_flat_names_construct_and_copy_into_groups() -> None:
+    settings = Settings.model_validate(
+        {"env": "test", "database_url": "postgresql://x/y", "scheduler_enabled": False}
+    )
+    assert settings.scheduler.enabled is False
+    copied = settings.model_copy(update={"execution_stale_after_s": 0.5, "ca_bundle": None})
+    assert copied.purchases.execution_stale_after_s == 0.5
+    # the copy owns its groups: the original is untouched
+    assert settings.purchases.execution_stale_after_s == 300.0
+    copied.purchases.grace_days = 1
+    assert settings.purchases.grace_days == 7
+
+
+def test_every_setting_has_one_environment_name() -> None:
+    names = env_var_names()
+    assert len(names) == 55
+    assert {
+        "CUDLY_ENV",
+        "CUDLY_DB_POOL_SIZE",
+        "CUDLY_SCHEDULER_ENABLED",
+        "CUDLY_PURCHASES_ENABLED",
+    } <= (names)
+    assert {"CREDENTIAL_ENCRYPTION_KEY_SECRET_ARN", "CUDLY_CREDENTIAL_DECRYPT_ONLY_KEYS"} <= names
+
+
+def test_an_error_names_the_environment_variable_not_the_group() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings.model_validate({"db_pool_size": 0, "credential_encryption_key": "short"})
+    assert sorted(env_var_for(error["loc"]) for error in caught.value.errors()) == [
+        "CREDENTIAL_ENCRYPTION_KEY",
+        "CUDLY_DB_POOL_SIZE",
+    ]
+    assert "short" not in str(caught.value)

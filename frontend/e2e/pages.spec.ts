@@ -129,14 +129,103 @@ test("a plan's target accounts are saved and shown; a dry run shows each account
   await expect(row).toContainText("dry run");
   await screenshot(page, "plans");
 
+  // Progress comes from the group's event stream, never from polling the executions list.
+  const polled: string[] = [];
+  page.on("request", (r) => {
+    const url = new URL(r.url());
+    if (url.pathname === "/api/executions") polled.push(r.url());
+  });
   await row.getByRole("button", { name: "Execute plan Weekly EC2" }).click();
   const execute = page.getByRole("dialog", { name: "Execute Weekly EC2" });
+  const started = page.waitForResponse((r) => r.url().endsWith("/execute") && r.request().method() === "POST");
+  const stream = page.waitForResponse((r) => /\/api\/executions\/[0-9a-f-]+\/events$/.test(new URL(r.url()).pathname));
   await execute.getByRole("button", { name: "Start dry run" }).click();
+  const group = ((await (await started).json()) as { execution_group_id: string }).execution_group_id;
+  const events = await stream;
+  expect(new URL(events.url()).pathname).toBe(`/api/executions/${group}/events`);
+  expect(events.headers()["content-type"]).toContain("text/event-stream");
   const outcome = execute.getByRole("table", { name: "Execution outcome per account" });
   await expect(outcome.getByRole("row")).toHaveCount(3);
   await expect(execute.getByRole("status")).toContainText("2 of 2 accounts finished", { timeout: 30_000 });
-  await expect(outcome.getByRole("row").filter({ hasText: "prod-payments" })).toContainText(/failed|completed/);
+  await expect(execute.getByRole("status")).toContainText("group partial");
+  // Each row's outcome arrived as an `execution` event of the stream.
+  const payments = outcome.getByRole("row", { name: "prod-payments" });
+  await expect(payments).toContainText("completed");
+  await expect(payments).toContainText("dry run");
+  await expect(payments).toContainText(/\d+ simulated/);
+  await expect(payments).toHaveAttribute("data-arrived", "live");
+  const analytics = outcome.getByRole("row", { name: "prod-analytics" });
+  await expect(analytics).toContainText("failed");
+  await expect(analytics).toContainText("InvalidClientTokenId");
+  await expect(analytics).toHaveAttribute("data-arrived", "live");
+  const body = await events.text();
+  expect(body.match(/^event: execution$/gm)).toHaveLength(2);
+  expect(body).toMatch(/^event: group$/m);
+  expect(polled).toEqual([]);
   await screenshot(page, "plan-execution");
+});
+
+test("the Plans account filter narrows to plans targeting the chosen accounts and survives a reload", async ({ page, request }) => {
+  const api = await seeder(request);
+  const azurePlan = await api.post<{ id: string }>("/api/plans", { name: "Azure VMs", services: { "azure:vm": {} } });
+  const analytics = await api.post<{ id: string }>("/api/plans", { name: "Analytics RDS", services: { "aws:rds": {} } });
+  await api.put(`/api/plans/${analytics.id}/accounts`, { account_ids: [seeded.awsB.id] });
+  await page.goto("/plans");
+  const table = page.getByRole("table", { name: "Plans" });
+  const rowNames = () => table.locator("tbody tr").evaluateAll((rows) => rows.map((row) => row.getAttribute("aria-label")));
+  await expect(table.getByRole("row", { name: "Azure VMs", exact: true })).toContainText("All Azure accounts");
+  let options = await openAccountFilter(page);
+  await expect(options.getByRole("option")).toHaveCount(3);
+  await page.keyboard.press("Escape");
+
+  await page.getByRole("textbox", { name: "Provider", exact: true }).click();
+  await page.getByRole("option", { name: "AWS", exact: true }).click();
+  await expect(table.getByRole("row", { name: "Azure VMs", exact: true })).toHaveCount(0);
+  options = await openAccountFilter(page);
+  await expect(options.getByRole("option")).toHaveCount(2);
+  const one = page.waitForRequest((r) => {
+    const url = new URL(r.url());
+    return url.pathname === "/api/plans" && url.searchParams.get("account_ids") === seeded.awsA.id;
+  });
+  await options.getByRole("option", { name: /prod-payments/ }).click();
+  await one;
+  await expect(table.getByRole("row", { name: "Analytics RDS", exact: true })).toHaveCount(0);
+  await expect(table.getByRole("row", { name: "Weekly EC2", exact: true })).toBeVisible();
+  const both = page.waitForRequest((r) => {
+    const url = new URL(r.url());
+    const ids = (url.searchParams.get("account_ids") ?? "").split(",");
+    return url.pathname === "/api/plans" && ids.length === 2 && ids.includes(seeded.awsA.id) && ids.includes(seeded.awsB.id);
+  });
+  await options.getByRole("option", { name: /prod-analytics/ }).click();
+  await both;
+  await page.keyboard.press("Escape");
+  await expect(table.getByRole("row", { name: "Analytics RDS", exact: true })).toBeVisible();
+  const narrowed = await rowNames();
+  expect(narrowed).toContain("Weekly EC2");
+  expect(narrowed).not.toContain("Azure VMs");
+
+  await page.reload();
+  const search = page.getByRole("search", { name: "Plan filters" });
+  await expect(search.getByText("prod-payments", { exact: false })).toBeVisible();
+  await expect(search.getByText("prod-analytics", { exact: false })).toBeVisible();
+  await expect(table.getByRole("row", { name: "Analytics RDS", exact: true })).toBeVisible();
+  expect(await rowNames()).toEqual(narrowed);
+  await screenshot(page, "plans-filtered");
+
+  // Azure: the AWS choices no longer fit and are dropped; the request names no account.
+  const unfiltered = page.waitForRequest((r) => {
+    const url = new URL(r.url());
+    return url.pathname === "/api/plans" && !url.searchParams.has("account_ids");
+  });
+  await page.getByRole("textbox", { name: "Provider", exact: true }).click();
+  await page.getByRole("option", { name: "Azure", exact: true }).click();
+  await unfiltered;
+  await expect(page).not.toHaveURL(/account=/);
+  await expect.poll(rowNames).toEqual(["Azure VMs"]);
+  for (const plan of [azurePlan, analytics]) {
+    const response = await request.delete(`/api/plans/${plan.id}`, { headers: { Authorization: `Bearer ${api.token}` } });
+    expect(response.status()).toBe(204);
+  }
 });
 
 test("a real execution waits for approval: not by its trigger, approved by a second user", async ({ page, request, browser }) => {

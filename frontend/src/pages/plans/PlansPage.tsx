@@ -5,7 +5,9 @@ import { api, type Provider, type Schemas } from "../../api/client";
 import { ApiError, errorMessage, unwrap } from "../../api/errors";
 import { paymentValues, providerValues } from "../../api/schema";
 import { can, useAuth } from "../../auth/AuthContext";
+import { AccountFilter, ProviderFilter } from "../../components/AccountFilter";
 import { Empty, ErrorState, Loading } from "../../components/States";
+import { accountIdsParam, useUrlFilters } from "../../components/useUrlFilters";
 import { ExecutionGroup } from "../executions/ExecutionGroup";
 
 type Plan = Schemas["PlanRead"];
@@ -19,21 +21,35 @@ export function accountsColumn(plan: Plan): string {
 
 export function PlansPage() {
   const { me } = useAuth();
-  const plans = useQuery({ queryKey: ["plans"], queryFn: () => unwrap(api.GET("/api/plans")) });
+  const filters = useUrlFilters();
+  const provider = filters.get("provider");
+  const accountIds = filters.getList("account");
+  const accountParam = accountIdsParam(accountIds);
+  const plans = useQuery({
+    queryKey: ["plans", accountParam ?? null],
+    queryFn: () => unwrap(api.GET("/api/plans", { params: { query: { account_ids: accountParam } } })),
+  });
   const [editing, setEditing] = useState<Plan | "new" | null>(null);
   const [executing, setExecuting] = useState<Plan | null>(null);
+  // The API filters by account; a plan's provider is one of its fields.
+  const shown = (plans.data?.plans ?? []).filter((plan) => !provider || plan.provider === provider);
+  const filtered = provider !== "" || accountIds.length > 0;
   return (
     <Stack>
       <Group justify="space-between">
         <Title order={2}>Plans</Title>
         {can(me, "plans", "create") && <Button onClick={() => setEditing("new")}>Add plan</Button>}
       </Group>
+      <Group align="flex-end" gap="sm" role="search" aria-label="Plan filters">
+        <ProviderFilter value={provider} onChange={(value) => filters.set({ provider: value })} />
+        <AccountFilter provider={provider} value={accountIds} onChange={(ids) => filters.set({ account: ids })} />
+      </Group>
       {plans.isPending ? (
         <Loading label="Loading plans" />
       ) : plans.error ? (
         <ErrorState error={plans.error} />
-      ) : plans.data.plans.length === 0 ? (
-        <Empty>No plans yet. A plan says what to buy, where, and when.</Empty>
+      ) : shown.length === 0 ? (
+        <Empty>{filtered ? "No plan targets the chosen accounts." : "No plans yet. A plan says what to buy, where, and when."}</Empty>
       ) : (
         <Table.ScrollContainer minWidth={900}>
           <Table aria-label="Plans" withTableBorder verticalSpacing={4}>
@@ -48,7 +64,7 @@ export function PlansPage() {
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
-              {plans.data.plans.map((plan) => (
+              {shown.map((plan) => (
                 <Table.Tr key={plan.id} aria-label={plan.name}>
                   <Table.Td>
                     <Text fw={500} size="sm">
@@ -110,7 +126,7 @@ export function PlansPage() {
 
 function ExecutePlan({ plan }: { plan: Plan }) {
   const execute = useMutation({ mutationFn: () => unwrap(api.POST("/api/plans/{plan_id}/execute", { params: { path: { plan_id: plan.id } } })) });
-  if (execute.data) return <ExecutionGroup groupId={execute.data.execution_group_id} />;
+  if (execute.data) return <ExecutionGroup groupId={execute.data.execution_group_id} executions={execute.data.executions} />;
   return (
     <Stack>
       {plan.dry_run ? (

@@ -19,7 +19,7 @@ from api.collection import repository
 from api.collection.service import (
     AccountProgress,
     CollectionContext,
-    execute_run,
+    CollectionWorker,
     start_run,
 )
 from api.config import Settings
@@ -68,6 +68,10 @@ async def run_collect(
                 key_ring=key_ring,
                 collector_for=collector_for,
             )
+            # A worker of its own: it claims its share as the run is created, and any server
+            # on the same database is woken to help.
+            worker = CollectionWorker(ctx)
+            await worker.start_listening()
             try:
                 started = await start_run(
                     maker,
@@ -75,11 +79,14 @@ async def run_collect(
                     trigger=RunTrigger.cli,
                     account_ids=account_ids,
                     scope=AccountScope.everything(),
+                    first_claim=worker.first_claim,
                 )
             except AppError as exc:
+                await worker.listener.stop()
                 console.print(f"[red]error:[/red] {exc.message}")
                 return 1
             if not started.created:
+                await worker.listener.stop()
                 console.print(
                     f"[yellow]a collection run is already in progress ({started.run_id}); "
                     "follow it with GET /api/collection-runs/{id}[/yellow]"
@@ -98,18 +105,15 @@ async def run_collect(
                 transient=False,
             ) as progress:
                 task = progress.add_task("", total=total)
-                async with unit_of_work(maker) as session:
-                    already = await repository.run_accounts(
-                        session, started.run_id, EVERYTHING, finished_only=True
-                    )
-                progress.advance(task, len(already))
 
+                # Every finished account (skipped ones at once), whichever process did it.
                 async def on_progress(event: AccountProgress) -> None:
                     progress.update(
                         task, advance=1, description=f"{event.ref.account_name}: {event.status}"
                     )
 
-                await execute_run(ctx, started.run_id, on_progress=on_progress)
+                worker.run_id = started.run_id
+                await worker.run_until_closed(on_progress)
 
             async with unit_of_work(maker) as session:
                 run = await repository.get_run(session, started.run_id)

@@ -60,8 +60,14 @@ async def collection_run_events(
     if await service.get_run(session, run_id) is None:
         raise _not_found(run_id)
     state = request.app.state
+    runner = getattr(state, "collection", None)
     stream = events.run_events(
-        state.read_sessionmaker, state.sessionmaker, state.settings, run_id, grant.scope
+        state.read_sessionmaker,
+        state.sessionmaker,
+        state.settings,
+        run_id,
+        grant.scope,
+        runner.worker.listener if runner is not None else None,
     )
     return StreamingResponse(
         stream,

@@ -1,8 +1,10 @@
 """Server-sent events of a run (SPEC §5), fed from the database so any replica can serve them.
 
 On connect: one ``account`` event per account already finished; then one per account as it
-finishes (found by polling the run's rows); then a final ``run`` event and the stream ends.
-A finished run replays and closes at once.
+finishes; then a final ``run`` event and the stream ends. A finished run replays and closes
+at once. The rows are the only source, whichever process or replica finished an account:
+the stream re-reads them when the run's ``account``/``closed`` notification arrives on this
+process's LISTEN connection, and every ``POLL_S`` in case one is missed.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from api.collection.schemas import RunAccountOut, RunSummaryOut
 from api.collection.service import close_stale_runs
 from api.config import Settings
 from api.enums import RunStatus
+from api.kit.claims import Listener, Waker
 
-POLL_S = 0.25
+POLL_S = 0.25  # without a listener (or while it reconnects) this is the latency
+LISTENING_POLL_S = 1.0
 KEEPALIVE_S = 15.0
 
 
@@ -35,8 +39,30 @@ async def run_events(
     settings: Settings,
     run_id: uuid.UUID,
     scope: AccountScope,
+    listener: Listener | None = None,
 ) -> AsyncIterator[str]:
     """The event stream of one run (the caller has checked it exists)."""
+    suffix = f":{run_id}"
+    waker = listener.waker(lambda payload: payload.endswith(suffix)) if listener else None
+    try:
+        async for chunk in _events(
+            read_maker, write_maker, settings, run_id, scope, listener, waker
+        ):
+            yield chunk
+    finally:
+        if listener is not None and waker is not None:
+            listener.forget(waker)
+
+
+async def _events(
+    read_maker: async_sessionmaker[AsyncSession],
+    write_maker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    run_id: uuid.UUID,
+    scope: AccountScope,
+    listener: Listener | None,
+    waker: Waker | None = None,
+) -> AsyncIterator[str]:
     sent: set[uuid.UUID] = set()
     last_output = time.monotonic()
     last_stale_check = time.monotonic()
@@ -64,4 +90,7 @@ async def run_events(
         if now - last_stale_check >= settings.collect_stale_after_s / 2:
             last_stale_check = now
             await close_stale_runs(write_maker, settings)  # its runner may have died
-        await asyncio.sleep(POLL_S)
+        if waker is not None and listener is not None and listener.connected.is_set():
+            await waker.wait(LISTENING_POLL_S)
+        else:
+            await asyncio.sleep(POLL_S)

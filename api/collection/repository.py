@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import case, func, literal_column, select, text, update
+from sqlalchemy import ColumnElement, case, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -144,6 +145,191 @@ async def add_run_accounts(
     )
 
 
+async def count_unfinished(session: AsyncSession, run_id: uuid.UUID) -> int:
+    """Set the run's unfinished counter from its rows (once, when the rows are written)."""
+    result = await session.execute(
+        update(CollectionRun)
+        .where(CollectionRun.id == run_id)
+        .values(
+            accounts_unfinished=select(func.count())
+            .where(
+                CollectionRunAccount.run_id == run_id,
+                CollectionRunAccount.status.in_(UNFINISHED),
+            )
+            .scalar_subquery()
+        )
+        .returning(CollectionRun.accounts_unfinished)
+    )
+    return int(result.scalar_one())
+
+
+async def count_down(session: AsyncSession, run_id: uuid.UUID) -> int | None:
+    """One of the run's accounts finished: the unfinished count left, None if not running.
+
+    The update locks the run's row, so concurrent finishes of the last accounts are
+    serialised and exactly one of them sees 0.
+    """
+    result = await session.execute(
+        update(CollectionRun)
+        .where(CollectionRun.id == run_id, CollectionRun.status == RunStatus.running.value)
+        .values(accounts_unfinished=CollectionRun.accounts_unfinished - 1)
+        .returning(CollectionRun.accounts_unfinished)
+    )
+    remaining = result.scalar_one_or_none()
+    return None if remaining is None else int(remaining)
+
+
+@dataclass(frozen=True)
+class ClaimedAccount:
+    """A row this worker claimed: the finish write must carry ``token``."""
+
+    run_id: uuid.UUID
+    ref: RunAccountRef
+    token: uuid.UUID
+    attempt: int
+
+
+async def running_run_ids(session: AsyncSession) -> list[uuid.UUID]:
+    rows = await session.execute(
+        select(CollectionRun.id).where(CollectionRun.status == RunStatus.running.value)
+    )
+    return list(rows.scalars())
+
+
+async def in_flight(session: AsyncSession, fresh_after: datetime) -> tuple[int, dict[str, int]]:
+    """Claimed rows whose worker is alive (fresh heartbeat), in all and per worker."""
+    rows = await session.execute(
+        select(CollectionRunAccount.claimed_by, func.count())
+        .where(
+            CollectionRunAccount.status == RunAccountStatus.running.value,
+            CollectionRunAccount.heartbeat_at >= fresh_after,
+        )
+        .group_by(CollectionRunAccount.claimed_by)
+    )
+    per_worker = {str(worker): int(count) for worker, count in rows}
+    return sum(per_worker.values()), per_worker
+
+
+async def claim_accounts(
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    *,
+    worker: str,
+    limit: int,
+    stale_before: datetime,
+    now: datetime,
+) -> list[ClaimedAccount]:
+    """Claim up to ``limit`` rows of the run: stale claims first (their worker died), then
+    pending rows in name order; rows another transaction holds are skipped, not waited for."""
+    claimed: list[ClaimedAccount] = []
+    condition: ColumnElement[bool]
+    order: list[ColumnElement[Any]]
+    for stale in (True, False):
+        wanted = limit - len(claimed)
+        if wanted <= 0:
+            break
+        if stale:
+            condition = (CollectionRunAccount.status == RunAccountStatus.running.value) & (
+                func.coalesce(CollectionRunAccount.heartbeat_at, CollectionRunAccount.started_at)
+                < stale_before
+            )
+            order = [CollectionRunAccount.heartbeat_at.asc()]
+        else:
+            condition = CollectionRunAccount.status == RunAccountStatus.pending.value
+            order = [
+                CollectionRunAccount.account_name.asc(),
+                CollectionRunAccount.cloud_account_id.asc(),
+            ]
+        candidates = (
+            select(CollectionRunAccount.id)
+            .where(
+                CollectionRunAccount.run_id == run_id,
+                CollectionRunAccount.cloud_account_id.is_not(None),
+                condition,
+            )
+            .order_by(*order)
+            .limit(wanted)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        rows = await session.execute(
+            update(CollectionRunAccount)
+            .where(CollectionRunAccount.id.in_(candidates))
+            .values(
+                status=RunAccountStatus.running.value,
+                claimed_by=worker,
+                claim_token=func.gen_random_uuid(),
+                claimed_at=now,
+                heartbeat_at=now,
+                started_at=now,
+                attempts=CollectionRunAccount.attempts + 1,
+            )
+            .returning(
+                CollectionRunAccount.cloud_account_id,
+                CollectionRunAccount.provider,
+                CollectionRunAccount.account_name,
+                CollectionRunAccount.claim_token,
+                CollectionRunAccount.attempts,
+            )
+        )
+        claimed.extend(
+            ClaimedAccount(run_id, RunAccountRef(r[0], r[1], r[2]), r[3], r[4])
+            for r in rows
+            if r[0] is not None and r[3] is not None
+        )
+    claimed.sort(key=lambda c: (c.ref.account_name, c.ref.cloud_account_id))
+    return claimed
+
+
+async def heartbeat_claims(
+    session: AsyncSession, tokens: Sequence[uuid.UUID], now: datetime
+) -> set[uuid.UUID]:
+    """Refresh these claims; returns the tokens still held (a re-claimed row has a new one)."""
+    if not tokens:
+        return set()
+    rows = await session.execute(
+        update(CollectionRunAccount)
+        .where(
+            CollectionRunAccount.claim_token.in_(list(tokens)),
+            CollectionRunAccount.status == RunAccountStatus.running.value,
+        )
+        .values(heartbeat_at=now)
+        .returning(CollectionRunAccount.claim_token)
+    )
+    return {token for token in rows.scalars() if token is not None}
+
+
+async def heartbeat_running_runs(session: AsyncSession, now: datetime) -> None:
+    """Every live worker keeps running runs alive: a run goes stale only when none is left."""
+    await session.execute(
+        update(CollectionRun)
+        .where(CollectionRun.status == RunStatus.running.value)
+        .values(heartbeat_at=now)
+    )
+
+
+async def release_claims(session: AsyncSession, tokens: Sequence[uuid.UUID]) -> int:
+    """Hand unfinished claims back to the queue (a worker shutting down)."""
+    if not tokens:
+        return 0
+    result = await session.execute(
+        update(CollectionRunAccount)
+        .where(
+            CollectionRunAccount.claim_token.in_(list(tokens)),
+            CollectionRunAccount.status == RunAccountStatus.running.value,
+        )
+        .values(
+            status=RunAccountStatus.pending.value,
+            claimed_by=None,
+            claim_token=None,
+            heartbeat_at=None,
+            started_at=None,
+        )
+        .returning(CollectionRunAccount.id)
+    )
+    return len(result.all())
+
+
 async def pending_accounts(session: AsyncSession, run_id: uuid.UUID) -> list[RunAccountRef]:
     rows = await session.execute(
         select(
@@ -186,15 +372,23 @@ async def finish_account(
     recommendation_count: int = 0,
     commitment_count: int = 0,
     now: datetime,
+    claim_token: uuid.UUID | None = None,
 ) -> bool:
-    """Record an account's outcome unless it already has one; True when recorded."""
+    """Record an account's outcome unless it already has one; True when recorded.
+
+    With ``claim_token`` only while that claim still holds the row: a worker whose claim
+    went stale and was re-claimed by another finds nothing to update.
+    """
+    conditions = [
+        CollectionRunAccount.run_id == run_id,
+        CollectionRunAccount.cloud_account_id == account_id,
+        CollectionRunAccount.status.in_(UNFINISHED),
+    ]
+    if claim_token is not None:
+        conditions.append(CollectionRunAccount.claim_token == claim_token)
     result = await session.execute(
         update(CollectionRunAccount)
-        .where(
-            CollectionRunAccount.run_id == run_id,
-            CollectionRunAccount.cloud_account_id == account_id,
-            CollectionRunAccount.status.in_(UNFINISHED),
-        )
+        .where(*conditions)
         .values(
             status=status.value,
             error=error,
@@ -204,6 +398,7 @@ async def finish_account(
             commitment_count=commitment_count,
             finished_at=now,
             started_at=func.coalesce(CollectionRunAccount.started_at, now),
+            heartbeat_at=None,
         )
         .returning(CollectionRunAccount.id)
     )
@@ -228,8 +423,11 @@ async def close_run(
     status: RunStatus,
     error: str | None,
     now: datetime,
-) -> None:
-    """Finish a running run: unfinished accounts fail with ``error``, counts are totalled."""
+) -> bool:
+    """Finish a running run: unfinished accounts fail with ``error``, counts are totalled.
+
+    True when this call closed it (False: it was no longer running).
+    """
     if error is not None:
         await session.execute(
             update(CollectionRunAccount)
@@ -237,7 +435,12 @@ async def close_run(
                 CollectionRunAccount.run_id == run_id,
                 CollectionRunAccount.status.in_(UNFINISHED),
             )
-            .values(status=RunAccountStatus.failed.value, error=error, finished_at=now)
+            .values(
+                status=RunAccountStatus.failed.value,
+                error=error,
+                finished_at=now,
+                heartbeat_at=None,
+            )
         )
     counts = (
         await session.execute(
@@ -253,19 +456,22 @@ async def close_run(
             ).where(CollectionRunAccount.run_id == run_id)
         )
     ).one()
-    await session.execute(
+    closed = await session.execute(
         update(CollectionRun)
         .where(CollectionRun.id == run_id, CollectionRun.status == RunStatus.running.value)
         .values(
             status=status.value,
             error=error,
             finished_at=now,
+            accounts_unfinished=0,
             accounts_total=counts[0],
             accounts_ok=counts[1],
             accounts_failed=counts[2],
             recommendation_count=counts[3],
         )
+        .returning(CollectionRun.id)
     )
+    return closed.first() is not None
 
 
 async def stale_run_ids(session: AsyncSession, stale_before: datetime) -> list[uuid.UUID]:

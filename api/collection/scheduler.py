@@ -1,4 +1,8 @@
-"""The process's collection runner: refreshes in the background, the periodic loop, stale runs.
+"""The process's collection runner: its worker, refreshes, the periodic loop, stale runs.
+
+Every process runs a :class:`~api.collection.worker.CollectionWorker` that claims accounts
+of running runs from the database, whichever process or replica started them. A refresh
+records the run, claims this process's first batch at once, then notifies the others.
 
 Periodic runs: every replica ticks; a tick first closes runs whose heartbeat went stale (a
 replica died mid-run), then, under a session advisory lock so exactly one replica decides,
@@ -24,9 +28,9 @@ from api.auth.permissions import AccountScope
 from api.collection import repository
 from api.collection.service import (
     CollectionContext,
+    CollectionWorker,
     StartedRun,
     close_stale_runs,
-    execute_run,
     start_run,
     utcnow,
 )
@@ -48,6 +52,7 @@ class CollectionRunner:
     def __init__(self, ctx: CollectionContext, engine: AsyncEngine) -> None:
         self.ctx = ctx
         self.engine = engine
+        self.worker = CollectionWorker(ctx)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
@@ -63,7 +68,11 @@ class CollectionRunner:
         scope: AccountScope,
         created_by: uuid.UUID | None,
     ) -> StartedRun:
-        """Start a run in the background, or return the one in progress."""
+        """Start a run (worked on by every process), or return the one in progress.
+
+        This process claims its share in the run's own transaction; the others are woken
+        by the ``start`` notification when it commits.
+        """
         started = await start_run(
             self.ctx.maker,
             self.ctx.settings,
@@ -72,18 +81,23 @@ class CollectionRunner:
             scope=scope,
             created_by=created_by,
             owner=self.ctx.owner,
+            first_claim=self.worker.first_claim,
         )
-        if started.created:
-            self._spawn(self._execute(started.run_id), f"collection-run-{started.run_id}")
+        await self.worker.adopt_first()
         return started
 
-    async def _execute(self, run_id: uuid.UUID) -> None:
+    async def wait_closed(self, run_id: uuid.UUID) -> None:
+        """Until the run is no longer running (woken by its ``closed`` notification)."""
+        waker = self.worker.listener.waker(lambda payload: payload == f"closed:{run_id}")
         try:
-            await execute_run(self.ctx, run_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("collection run %s ended with an error", run_id)
+            while True:
+                async with unit_of_work(self.ctx.maker) as session:
+                    run = await repository.get_run(session, run_id)
+                if run is None or run.status != "running":
+                    return
+                await waker.wait(1.0)
+        finally:
+            self.worker.listener.forget(waker)
 
     async def cycle_once(self) -> uuid.UUID | None:
         """One scheduler tick; returns the id of the scheduled run it executed, if any."""
@@ -106,13 +120,15 @@ class CollectionRunner:
                 account_ids=None,
                 scope=AccountScope.everything(),
                 owner=self.ctx.owner,
+                first_claim=self.worker.first_claim,
             )
+            await self.worker.adopt_first()
         if not started.created:
             return None
         logger.info("scheduled collection run %s started", started.run_id)
         metrics.set_scheduler_leader(True)  # this replica leads the cycle until its run ends
         try:
-            await self._execute(started.run_id)
+            await self.wait_closed(started.run_id)
         finally:
             metrics.set_scheduler_leader(False)
         return started.run_id
@@ -133,13 +149,15 @@ class CollectionRunner:
         self._spawn(self._loop(), "collection-scheduler")
 
     async def stop(self) -> None:
-        """Cancel every background task (running runs close themselves as failed)."""
+        """Cancel the background tasks; the worker hands its claims back (and, the last
+        worker standing, closes running runs as failed)."""
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.worker.stop()
 
 
 async def _start(app: FastAPI) -> None:
@@ -155,6 +173,7 @@ async def _start(app: FastAPI) -> None:
     )
     runner = CollectionRunner(ctx, app.state.engine)
     app.state.collection = runner
+    await runner.worker.start()
     if app.state.settings.scheduler_enabled:
         runner.start_scheduler()
 

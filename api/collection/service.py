@@ -1,4 +1,5 @@
-"""A collection run: one task per account over :func:`api.kit.fanout.fan_out` (SPEC §5).
+"""A collection run: its accounts claimed by the workers of every process, each batch one
+:func:`api.kit.fanout.fan_out` (SPEC §5; the worker is at the end of this module).
 
 Per account, three steps, none holding a database connection across a cloud call:
 
@@ -19,11 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -32,15 +34,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.accounts import repository as accounts_repository
 from api.auth.permissions import AccountScope
 from api.collection import repository
-from api.collection.repository import RunAccountRef
+from api.collection.repository import ClaimedAccount, RunAccountRef
 from api.commitments.repository import replace_account_commitments
 from api.config import Settings
 from api.credentials.service import resolve_account_auth, scrub, secrets_of
 from api.db import AsyncReadSession, unit_of_work
 from api.enums import Provider, RunAccountStatus, RunStatus, RunTrigger
 from api.errors import NotFound
+from api.kit import claims
+from api.kit.claims import Claim, ClaimLoop, Listener
 from api.kit.crypto import KeyRing
-from api.kit.fanout import Outcome, fan_out
+from api.kit.fanout import Outcome
+from api.kit.locks import xact_lock
 from api.models import CollectionRun, CollectionRunAccount
 from api.providers import registry
 from api.providers.base import (
@@ -60,6 +65,8 @@ from api.telemetry import metrics, tracing
 logger = logging.getLogger(__name__)
 
 PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}"
+# NOTIFY channel of collection runs: ``start:<run id>``, ``account:<run id>``, ``closed:<run id>``.
+CHANNEL = "cudly_collection"
 
 
 def utcnow() -> datetime:
@@ -81,6 +88,14 @@ class AccountResult:
     recommendation_count: int
     commitment_count: int
     warnings: list[str]
+    closed_run: bool = False  # this account was the run's last: its write closed the run
+
+
+class ClaimLost(Exception):
+    """The account's claim went to another worker: this sweep's result is discarded."""
+
+    def __init__(self, run_id: uuid.UUID, account_id: uuid.UUID) -> None:
+        super().__init__(f"claim on account {account_id} of run {run_id} was lost")
 
 
 @dataclass(frozen=True)
@@ -122,15 +137,12 @@ async def close_stale_runs(maker: async_sessionmaker[AsyncSession], settings: Se
     async with unit_of_work(maker) as session:
         stale = await repository.stale_run_ids(session, stale_before)
         for run_id in stale:
-            await repository.close_run(
+            await _close_in(
                 session,
                 run_id,
-                status=RunStatus.failed,
-                error=(
-                    "the server process running this collection stopped (no heartbeat for "
-                    f"{settings.collect_stale_after_s:g} s); start a new refresh"
-                ),
-                now=now,
+                "every server process working on this collection stopped (no heartbeat "
+                f"for {settings.collect_stale_after_s:g} s); start a new refresh",
+                now,
             )
     for run_id in stale:
         logger.warning("closed stale collection run %s", run_id)
@@ -146,13 +158,16 @@ async def start_run(
     scope: AccountScope,
     created_by: uuid.UUID | None = None,
     owner: str = PROCESS_ID,
+    first_claim: Callable[[AsyncSession, uuid.UUID], Awaitable[object]] | None = None,
 ) -> StartedRun:
     """Record a new running run with one row per account, or return the run in progress.
 
     ``account_ids`` names the accounts (a disabled one is recorded ``skipped``); None means
     every enabled account inside ``scope`` (callers check named ids against the scope;
     an unknown one is a 404 and nothing is started). The partial unique index on running runs makes
-    two concurrent starts (any process) end with one run.
+    two concurrent starts (any process) end with one run. ``first_claim(session, run_id)``
+    lets the starting worker claim its share in the run's own transaction, before the
+    ``start`` notification wakes the others. A run with nothing to collect is closed at once.
     """
     await close_stale_runs(maker, settings)
     now = utcnow()
@@ -182,7 +197,37 @@ async def start_run(
             account.id: "the account is disabled" for account in accounts if not account.enabled
         }
         await repository.add_run_accounts(session, run_id, accounts, skipped=skipped, now=now)
+        closed = False
+        if await repository.count_unfinished(session, run_id) == 0:
+            closed = await _close_in(session, run_id, None, now)
+        else:
+            if first_claim is not None:
+                await first_claim(session, run_id)
+            await notify_run(session, "start", run_id)
+    if closed:
+        metrics.record_run(RunStatus.completed.value, 0.0)
     return StartedRun(run_id, created=True)
+
+
+async def notify_run(session: AsyncSession, kind: str, run_id: uuid.UUID) -> None:
+    """Tell every process (on commit): ``start`` wakes idle workers, ``account`` and
+    ``closed`` wake the run's event streams."""
+    await claims.notify(session, CHANNEL, f"{kind}:{run_id}")
+
+
+async def _close_in(
+    session: AsyncSession, run_id: uuid.UUID, error: str | None, now: datetime
+) -> bool:
+    closed = await repository.close_run(
+        session,
+        run_id,
+        status=RunStatus.failed if error else RunStatus.completed,
+        error=error,
+        now=now,
+    )
+    if closed:
+        await notify_run(session, "closed", run_id)
+    return closed
 
 
 def _error_text(
@@ -218,7 +263,6 @@ async def _prepare(
             raise AccountSkipped("the account was deleted")
         if not account.enabled:
             raise AccountSkipped("the account is disabled")
-        await repository.mark_account_running(session, run_id, account.id, utcnow())
         try:
             auth = await resolve_account_auth(session, key_ring, account)
         except ProviderError as exc:
@@ -237,6 +281,7 @@ async def _persist(
     auth: AccountAuth,
     sweep: SweepResult,
     started: float,
+    claim_token: uuid.UUID | None,
 ) -> AccountResult:
     """Step 3: the account's whole result in one transaction (with its row marked ``ok``)."""
     account = auth.account
@@ -259,7 +304,7 @@ async def _persist(
             provider=account.provider.value,
             captured_at=now,
         )
-        await repository.finish_account(
+        recorded = await repository.finish_account(
             session,
             run_id,
             account.id,
@@ -270,8 +315,21 @@ async def _persist(
             recommendation_count=count,
             commitment_count=commitment_count,
             now=now,
+            claim_token=claim_token,
         )
-    return AccountResult(count, commitment_count, list(sweep.warnings))
+        if not recorded:
+            # Re-claimed by another worker (or the run was closed): roll everything back.
+            raise ClaimLost(run_id, account.id)
+        closed = await _counted_down(session, run_id, now)
+    return AccountResult(count, commitment_count, list(sweep.warnings), closed)
+
+
+async def _counted_down(session: AsyncSession, run_id: uuid.UUID, now: datetime) -> bool:
+    """After an account's finish write: notify, and close the run if it was the last one."""
+    await notify_run(session, "account", run_id)
+    if await repository.count_down(session, run_id) == 0:
+        return await _close_in(session, run_id, None, now)
+    return False
 
 
 async def collect_account(
@@ -279,6 +337,7 @@ async def collect_account(
     run_id: uuid.UUID,
     ref: RunAccountRef,
     configs: dict[uuid.UUID, list[EffectiveServiceConfig]] | None = None,
+    claim_token: uuid.UUID | None = None,
 ) -> AccountResult:
     """Prepare, sweep, persist one account (its failures raise; fan_out captures them)."""
     started = time.perf_counter()
@@ -289,17 +348,60 @@ async def collect_account(
     except ProviderError as exc:
         # Defence in depth: a provider message never carries a secret, and now cannot.
         raise ProviderError(scrub(exc.message, secrets_of(auth)), code=exc.code) from None
-    return await _persist(ctx, run_id, auth, sweep, started)
+    return await _persist(ctx, run_id, auth, sweep, started, claim_token)
 
 
-async def _heartbeat(ctx: CollectionContext, run_id: uuid.UUID) -> None:
-    while True:
-        await asyncio.sleep(ctx.settings.collect_heartbeat_s)
-        try:
-            async with unit_of_work(ctx.maker) as session:
-                await repository.heartbeat(session, run_id, utcnow())
-        except Exception:
-            logger.warning("collection run %s: heartbeat failed", run_id, exc_info=True)
+async def record_outcome(
+    ctx: CollectionContext,
+    run_id: uuid.UUID,
+    ref: RunAccountRef,
+    outcome: Outcome[AccountResult],
+    claim_token: uuid.UUID | None,
+) -> tuple[RunAccountStatus, str | None, bool] | None:
+    """Record one account's outcome under its claim: (status, error, closed the run), or None
+    when the claim was lost and nothing was written. A completed sweep recorded itself."""
+    status, error = RunAccountStatus.ok, None
+    if not outcome.ok:
+        if isinstance(outcome.error, ClaimLost):
+            logger.info("account %s: claim lost, result discarded", ref.cloud_account_id)
+            return None
+        status, error = _error_text(outcome, ctx.settings)
+    metrics.observe_account_sweep(
+        outcome.duration_s, status, provider=ref.provider, cloud_account_id=ref.cloud_account_id
+    )
+    if outcome.ok:
+        assert outcome.value is not None
+        return status, error, outcome.value.closed_run
+    with log_context.bind(cloud_account_id=ref.cloud_account_id, provider=ref.provider):
+        if status is RunAccountStatus.failed and not isinstance(outcome.error, ProviderError):
+            logger.error(
+                "collection of account %s failed unexpectedly",
+                ref.cloud_account_id,
+                exc_info=outcome.error,
+            )
+        now = utcnow()
+        async with unit_of_work(ctx.maker) as session:
+            recorded = await repository.finish_account(
+                session,
+                run_id,
+                ref.cloud_account_id,
+                status=status,
+                error=error,
+                warnings=[],
+                duration_ms=int(outcome.duration_s * 1000),
+                now=now,
+                claim_token=claim_token,
+            )
+            if not recorded:
+                return None
+            closed = await _counted_down(session, run_id, now)
+    return status, error, closed
+
+
+async def close_run(ctx: CollectionContext, run_id: uuid.UUID, error: str | None) -> bool:
+    """Close a running run (failed with ``error``, else completed); True when this closed it."""
+    async with unit_of_work(ctx.maker) as session:
+        return await _close_in(session, run_id, error, utcnow())
 
 
 async def execute_run(
@@ -308,107 +410,13 @@ async def execute_run(
     *,
     on_progress: Callable[[AccountProgress], Awaitable[None]] | None = None,
 ) -> None:
-    """Collect every pending account of the run, then close it.
+    """Work on the run as one more worker until it is closed (by this process or any other).
 
-    Cancellation (server shutdown) closes the run as failed before propagating.
+    ``on_progress`` hears of every account as it finishes, whichever process finished it.
+    Cancellation hands this worker's claims back, and closes the run as failed when no
+    other worker is left to finish it.
     """
-    with tracing.collection_run(run_id):  # the run's span, log context, outcome and duration
-        await _execute_run(ctx, run_id, on_progress=on_progress)
-
-
-async def _execute_run(
-    ctx: CollectionContext,
-    run_id: uuid.UUID,
-    *,
-    on_progress: Callable[[AccountProgress], Awaitable[None]] | None = None,
-) -> None:
-    configs: dict[uuid.UUID, list[EffectiveServiceConfig]] = {}
-
-    async def record(ref: RunAccountRef, outcome: Outcome[AccountResult]) -> None:
-        status, error = RunAccountStatus.ok, None
-        if not outcome.ok:
-            status, error = _error_text(outcome, ctx.settings)
-        metrics.observe_account_sweep(
-            outcome.duration_s, status, provider=ref.provider, cloud_account_id=ref.cloud_account_id
-        )
-        with log_context.bind(cloud_account_id=ref.cloud_account_id, provider=ref.provider):
-            await _record(ref, status, error, outcome)
-
-    async def _record(
-        ref: RunAccountRef,
-        status: RunAccountStatus,
-        error: str | None,
-        outcome: Outcome[AccountResult],
-    ) -> None:
-        if not outcome.ok:
-            if status is RunAccountStatus.failed and not isinstance(outcome.error, ProviderError):
-                logger.error(
-                    "collection of account %s failed unexpectedly",
-                    ref.cloud_account_id,
-                    exc_info=outcome.error,
-                )
-            async with unit_of_work(ctx.maker) as session:
-                await repository.finish_account(
-                    session,
-                    run_id,
-                    ref.cloud_account_id,
-                    status=status,
-                    error=error,
-                    warnings=[],
-                    duration_ms=int(outcome.duration_s * 1000),
-                    now=utcnow(),
-                )
-        if on_progress is not None:
-            await on_progress(AccountProgress(ref, status, error))
-
-    async def work(ref: RunAccountRef) -> AccountResult:
-        # One span per account task; every log line inside carries the run and account ids.
-        with tracing.account_task(
-            "collection.account",
-            run_id=run_id,
-            cloud_account_id=ref.cloud_account_id,
-            provider=ref.provider,
-        ):
-            return await collect_account(ctx, run_id, ref, configs)
-
-    beating = asyncio.create_task(_heartbeat(ctx, run_id))
-    try:
-        async with unit_of_work(ctx.maker) as session:
-            refs = await repository.pending_accounts(session, run_id)
-            accounts = await repository.accounts_by_id(session, [r.cloud_account_id for r in refs])
-            configs.update(await effective_configs_for_accounts(session, accounts))
-        await fan_out(
-            refs,
-            work,
-            limit=ctx.settings.max_account_parallelism,
-            timeout_s=ctx.settings.account_timeout_s,
-            on_done=record,
-        )
-    except asyncio.CancelledError:
-        # Still awaitable after catching the cancellation: the run must not stay running.
-        with contextlib.suppress(Exception):
-            await _close(ctx, run_id, "the server stopped during this run")
-        raise
-    except Exception:
-        logger.exception("collection run %s failed", run_id)
-        await _close(ctx, run_id, "the collection run failed unexpectedly; see the server log")
-        raise
-    finally:
-        beating.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beating
-    await _close(ctx, run_id, None)
-
-
-async def _close(ctx: CollectionContext, run_id: uuid.UUID, error: str | None) -> None:
-    async with unit_of_work(ctx.maker) as session:
-        await repository.close_run(
-            session,
-            run_id,
-            status=RunStatus.failed if error else RunStatus.completed,
-            error=error,
-            now=utcnow(),
-        )
+    await CollectionWorker(ctx, run_id=run_id).run_until_closed(on_progress)
 
 
 async def get_run(
@@ -428,3 +436,267 @@ async def run_accounts(
 ) -> list[CollectionRunAccount]:
     """The run's per-account rows the caller may see, finished ones in finishing order."""
     return await repository.run_accounts(session, run_id, scope)
+
+
+# --- the worker -----------------------------------------------------------------------
+# The collection worker of one process: claims accounts of running runs, from any replica.
+#
+# A run's ``collection_run_accounts`` rows are the work queue (:mod:`api.kit.claims`). Every
+# server process runs one :class:`CollectionWorker`; ``cudly collect`` runs one scoped to its
+# run. A claim happens in one short transaction under the advisory lock ``CLAIM_LOCK``:
+#
+# - the global bound: rows ``running`` with a fresh heartbeat are in flight, across every
+#   process and replica; at most ``CUDLY_MAX_ACCOUNT_PARALLELISM`` minus that is claimed;
+# - a fair share: at most ``ceil(P / live workers)`` per worker (live workers are the
+#   processes holding a worker LISTEN connection), so every process gets its part of the CPU
+#   work and the bound is reached once every worker has claimed;
+# - stale claims first (their worker's heartbeat is older than ``CUDLY_COLLECT_STALE_AFTER_S``),
+#   then pending rows in name order, ``FOR UPDATE SKIP LOCKED``; each gets a new claim token.
+#
+# The sweep runs outside any transaction; its finish write (one transaction per account)
+# matches the claim token, so a stale worker's late result is discarded, and counts the run
+# down: whichever process finishes the last account closes the run, exactly once.
+
+CLAIM_LOCK = "cudly:collection:claim"
+# Fallback when a notification is missed (the LISTEN connection is reconnecting).
+POLL_S = 1.0
+STOPPED = "the server stopped during this run"
+
+
+class CollectionWorker:
+    """Claims and sweeps accounts of running runs (all of them, or only ``run_id``'s)."""
+
+    def __init__(self, ctx: CollectionContext, *, run_id: uuid.UUID | None = None) -> None:
+        self.ctx = ctx
+        self.run_id = run_id
+        self.worker_id = claims.new_worker_id()
+        bind = ctx.maker.kw["bind"]
+        self.listener = Listener(
+            bind.url,
+            CHANNEL,
+            self.worker_id,
+            connect_timeout_s=ctx.settings.db_connect_timeout_s,
+        )
+        wanted = "start:" if run_id is None else f"start:{run_id}"
+        self.loop: ClaimLoop[ClaimedAccount, AccountResult] = ClaimLoop(
+            claim=self._claim,
+            work=self._work,
+            on_done=self._done,
+            heartbeat=self._heartbeat,
+            release=self._release,
+            waker=self.listener.waker(lambda payload: payload.startswith(wanted)),
+            timeout_s=ctx.settings.account_timeout_s,
+            heartbeat_s=ctx.settings.collect_heartbeat_s,
+            poll_s=POLL_S,
+            batch_context=self._batch_context,
+        )
+        self._configs: dict[uuid.UUID, list[EffectiveServiceConfig]] = {}
+        self._first: list[Claim[ClaimedAccount]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect the listener (this process now counts as a live worker) and start claiming."""
+        await self.listener.start()
+        self._task = asyncio.create_task(self.loop.run(), name=f"collect-{self.worker_id}")
+
+    async def start_listening(self) -> None:
+        """Connect the listener only: this process counts as a live worker from now on."""
+        await self.listener.start()
+
+    async def stop(self) -> None:
+        """Hand unfinished claims back; the last worker standing closes running runs failed."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        with contextlib.suppress(Exception):
+            await self._close_if_last()
+        await self.listener.stop()
+
+    async def _close_if_last(self) -> None:
+        async with unit_of_work(self.ctx.maker) as session:
+            others = await claims.live_workers(session, excluding=self.worker_id)
+            runs = await repository.running_run_ids(session)
+        if others:
+            return  # another process carries on with what was handed back
+        for run_id in runs:
+            if self.run_id is None or run_id == self.run_id:
+                await close_run(self.ctx, run_id, STOPPED)
+
+    async def run_until_closed(
+        self, on_progress: Callable[[AccountProgress], Awaitable[None]] | None = None
+    ) -> None:
+        """Work on ``run_id`` until it is closed (``cudly collect``, benchmarks).
+
+        Call :meth:`start_listening` first when this worker takes the run's first claim.
+        """
+        assert self.run_id is not None
+        run_id = self.run_id
+        if not self.listener.connected.is_set():
+            await self.listener.start()
+        seen: set[uuid.UUID] = set()
+        progress = (
+            asyncio.create_task(self._report(run_id, on_progress, seen)) if on_progress else None
+        )
+        try:
+            first, self._first = self._first, []
+            await self._load_configs(first)
+            await self.loop.run(until=lambda: self._closed(run_id), initial=first)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await self._close_if_last()
+            raise
+        finally:
+            if progress is not None and on_progress is not None:
+                progress.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await progress
+                with contextlib.suppress(Exception):
+                    await self._report_once(run_id, on_progress, seen)
+            await self.listener.stop()
+
+    async def _closed(self, run_id: uuid.UUID) -> bool:
+        async with unit_of_work(self.ctx.maker) as session:
+            run = await repository.get_run(session, run_id)
+        return run is None or run.status != RunStatus.running.value
+
+    async def _report(
+        self,
+        run_id: uuid.UUID,
+        on_progress: Callable[[AccountProgress], Awaitable[None]],
+        seen: set[uuid.UUID],
+    ) -> None:
+        while True:
+            await self._report_once(run_id, on_progress, seen)
+            await asyncio.sleep(0.25)
+
+    async def _report_once(
+        self,
+        run_id: uuid.UUID,
+        on_progress: Callable[[AccountProgress], Awaitable[None]],
+        seen: set[uuid.UUID],
+    ) -> None:
+        """Every account finished since the last look, whichever process finished it."""
+        async with unit_of_work(self.ctx.maker) as session:
+            rows = await repository.run_accounts(
+                session, run_id, AccountScope.everything(), finished_only=True
+            )
+        for row in rows:
+            if row.id in seen or row.cloud_account_id is None:
+                continue
+            seen.add(row.id)
+            ref = repository.RunAccountRef(row.cloud_account_id, row.provider, row.account_name)
+            await on_progress(AccountProgress(ref, RunAccountStatus(row.status), row.error))
+
+    # --- the claim loop's callbacks -------------------------------------------------------
+    async def _claim(self, _local_in_flight: int) -> Sequence[Claim[ClaimedAccount]]:
+        async with unit_of_work(self.ctx.maker) as session:
+            runs = await repository.running_run_ids(session)
+            if self.run_id is not None:
+                runs = [r for r in runs if r == self.run_id]
+            claimed = await self.claim_in(session, runs) if runs else []
+        await self._load_configs(claimed)
+        return claimed
+
+    async def claim_in(
+        self, session: AsyncSession, runs: Sequence[uuid.UUID]
+    ) -> list[Claim[ClaimedAccount]]:
+        """Claim this worker's room in ``runs`` inside the caller's transaction."""
+        settings = self.ctx.settings
+        now = utcnow()
+        fresh_after = now - timedelta(seconds=settings.collect_stale_after_s)
+        await xact_lock(session, CLAIM_LOCK)
+        total, per_worker = await repository.in_flight(session, fresh_after)
+        workers = max(1, await claims.live_workers(session))
+        limit = settings.max_account_parallelism
+        share = math.ceil(limit / workers)
+        room = min(limit - total, share - per_worker.get(self.worker_id, 0))
+        claimed: list[ClaimedAccount] = []
+        for run_id in runs:
+            if room - len(claimed) <= 0:
+                break
+            claimed += await repository.claim_accounts(
+                session,
+                run_id,
+                worker=self.worker_id,
+                limit=room - len(claimed),
+                stale_before=fresh_after,
+                now=now,
+            )
+        return [Claim(c.token, c) for c in claimed]
+
+    async def first_claim(self, session: AsyncSession, run_id: uuid.UUID) -> None:
+        """For :func:`start_run`: claim this worker's share of the new run (see ``adopt``)."""
+        self._first = await self.claim_in(session, [run_id])
+
+    async def adopt_first(self) -> list[Claim[ClaimedAccount]]:
+        """The claims ``first_claim`` took, with their configs loaded, handed to the loop."""
+        first, self._first = self._first, []
+        await self._load_configs(first)
+        self.loop.adopt(first)
+        return first
+
+    async def _load_configs(self, claimed: Sequence[Claim[ClaimedAccount]]) -> None:
+        if not claimed:
+            return
+        # Effective configs of the batch in two queries (an account missing reads its own).
+        async with unit_of_work(self.ctx.maker) as session:
+            accounts = await repository.accounts_by_id(
+                session, [c.item.ref.cloud_account_id for c in claimed]
+            )
+            self._configs.update(await effective_configs_for_accounts(session, accounts))
+
+    @contextlib.contextmanager
+    def _batch_context(self, batch: Sequence[Claim[ClaimedAccount]]) -> Iterator[None]:
+        run_id = batch[0].item.run_id
+        with log_context.bind(run_id=run_id), tracing.span("collection.run", run_id=run_id):
+            yield
+
+    async def _work(self, claim: Claim[ClaimedAccount]) -> AccountResult:
+        claimed = claim.item
+        ref = claimed.ref
+        configs = {}
+        config = self._configs.pop(ref.cloud_account_id, None)
+        if config is not None:
+            configs[ref.cloud_account_id] = config
+        # One span per account task; every log line inside carries the run and account ids.
+        with tracing.account_task(
+            "collection.account",
+            run_id=claimed.run_id,
+            cloud_account_id=ref.cloud_account_id,
+            provider=ref.provider,
+        ):
+            return await collect_account(self.ctx, claimed.run_id, ref, configs, claim.token)
+
+    async def _done(
+        self, claim: Claim[ClaimedAccount], outcome: Outcome[AccountResult], lost: bool
+    ) -> None:
+        claimed = claim.item
+        self._configs.pop(claimed.ref.cloud_account_id, None)
+        if lost:
+            return
+        recorded = await record_outcome(self.ctx, claimed.run_id, claimed.ref, outcome, claim.token)
+        if recorded is not None and recorded[2]:
+            await self._record_run_metric(claimed.run_id)
+
+    async def _record_run_metric(self, run_id: uuid.UUID) -> None:
+        async with unit_of_work(self.ctx.maker) as session:
+            run = await repository.get_run(session, run_id)
+        if run is not None and run.finished_at is not None:
+            duration = (run.finished_at - run.started_at).total_seconds()
+            metrics.record_run(run.status, duration)
+            logger.info("collection run %s %s", run_id, run.status)
+
+    async def _heartbeat(self, tokens: list[uuid.UUID]) -> set[uuid.UUID]:
+        now = utcnow()
+        async with unit_of_work(self.ctx.maker) as session:
+            held = await repository.heartbeat_claims(session, tokens, now)
+            await repository.heartbeat_running_runs(session, now)
+        return held
+
+    async def _release(self, tokens: list[uuid.UUID]) -> None:
+        async with unit_of_work(self.ctx.maker) as session:
+            released = await repository.release_claims(session, tokens)
+        logger.info("handed %d unfinished claims back", released)

@@ -125,6 +125,8 @@ class CollectionRun(Base):
     accounts_ok: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     accounts_failed: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     recommendation_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # Rows still pending or running: whoever finishes the last one closes the run (0008).
+    accounts_unfinished: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     owner: Mapped[str | None] = mapped_column(String(128))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
@@ -141,6 +143,19 @@ class CollectionRunAccount(Base):
         UniqueConstraint("run_id", "cloud_account_id"),
         check_in("status", RunAccountStatus),
         Index("ix_collection_run_accounts_account_finished", "cloud_account_id", "finished_at"),
+        # The work queue (0008): a run's pending rows in claiming order; the rows in flight.
+        Index(
+            "ix_collection_run_accounts_claimable",
+            "run_id",
+            "account_name",
+            "cloud_account_id",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_collection_run_accounts_in_flight",
+            "heartbeat_at",
+            postgresql_where=text("status = 'running'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -162,6 +177,13 @@ class CollectionRunAccount(Base):
     commitment_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     # Problems that did not fail the sweep (e.g. an inventory call the credentials may not make).
     warnings: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    # The claim (docs/operations.md, scaling): which worker sweeps the row, the token its
+    # finish write must match, and its heartbeat; a stale heartbeat lets another re-claim it.
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claim_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
 
 
 class SavingsSnapshot(Base):

@@ -35,18 +35,23 @@ class AwsSessionCredentials:
     __str__ = __repr__
 
 
-def client_kwargs(settings: Settings, *, unsigned: bool = False) -> dict[str, Any]:
-    """Keyword arguments for every aioboto3 client (region, retries, timeouts, CA bundle)."""
+def client_kwargs(
+    settings: Settings, *, unsigned: bool = False, max_pool_connections: int | None = None
+) -> dict[str, Any]:
+    """Keyword arguments for every aioboto3 client (region, retries, timeouts, CA bundle);
+    ``max_pool_connections`` sizes the client's connection pool (botocore's default: 10)."""
+    pool = {} if max_pool_connections is None else {"max_pool_connections": max_pool_connections}
     config = AioConfig(
         http_session_cls=botocore_http_session_cls(),
-        region_name=settings.aws_region,
+        region_name=settings.clouds.aws_region,
         retries={"mode": "standard", "max_attempts": 3},
-        connect_timeout=settings.cloud_http_timeout_s,
-        read_timeout=settings.cloud_http_timeout_s,
+        connect_timeout=settings.clouds.http_timeout_s,
+        read_timeout=settings.clouds.http_timeout_s,
         user_agent_extra="cudly",
+        **pool,
         **({"signature_version": UNSIGNED} if unsigned else {}),
     )
-    kwargs: dict[str, Any] = {"region_name": settings.aws_region, "config": config}
+    kwargs: dict[str, Any] = {"region_name": settings.clouds.aws_region, "config": config}
     verify = botocore_verify(settings)
     if verify is not None:
         kwargs["verify"] = verify

@@ -165,6 +165,48 @@ test("a plan's target accounts are saved and shown; a dry run shows each account
   await screenshot(page, "plan-execution");
 });
 
+test("a target account of another provider gets the API's 400 in the form, and saving again makes no twin", async ({ page, request }) => {
+  // The picker lists only the plan provider's accounts; a stale list is how a wrong one gets in.
+  await page.route((url) => url.pathname === "/api/accounts", async (route) => {
+    const url = new URL(route.request().url());
+    const response = await route.fetch();
+    if (url.searchParams.get("provider") !== "aws") return route.fulfill({ response });
+    const body = (await response.json()) as { accounts: unknown[] };
+    const azure = await (await route.fetch({ url: `${url.origin}/api/accounts/${seeded.azure.id}` })).json();
+    await route.fulfill({ response, json: { ...body, accounts: [...body.accounts, azure] } });
+  });
+  await page.goto("/plans");
+  await page.getByRole("button", { name: "Add plan" }).click();
+  const dialog = page.getByRole("dialog", { name: "Add plan" });
+  await dialog.getByRole("textbox", { name: "Plan name", exact: true }).fill("Mixed targets");
+  await dialog.getByRole("textbox", { name: "Services", exact: true }).click({ force: true });
+  await page.getByRole("option", { name: "ec2", exact: true }).click();
+  await page.keyboard.press("Escape");
+  const targets = dialog.getByRole("textbox", { name: "Target accounts", exact: true });
+  await targets.click({ force: true });
+  await page.getByRole("option", { name: /azure-shared/ }).click();
+  await page.keyboard.press("Escape");
+  await dialog.getByRole("button", { name: "Save plan" }).click();
+  await expect(dialog.getByRole("alert")).toContainText("only aws accounts can be targeted");
+  await screenshot(page, "plan-editor-wrong-provider");
+  // Remove it from the keyboard (Backspace in the picker) and save: the plan the first
+  // attempt created is updated, not created again.
+  await targets.focus();
+  await page.keyboard.press("Backspace");
+  await page.keyboard.press("Escape");
+  await expect(targets).toHaveAttribute("placeholder", "All AWS accounts");
+  await dialog.getByRole("button", { name: "Save plan" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page.getByRole("row", { name: "Mixed targets", exact: true })).toHaveCount(1);
+  await expect(page.getByRole("row", { name: "Mixed targets", exact: true })).toContainText("All AWS accounts");
+  const api = await seeder(request);
+  const plans = await api.get<{ plans: { id: string; name: string }[] }>("/api/plans");
+  const mine = plans.plans.filter((p) => p.name === "Mixed targets");
+  expect(mine).toHaveLength(1);
+  const deleted = await request.delete(`/api/plans/${mine[0]?.id}`, { headers: { Authorization: `Bearer ${api.token}` } });
+  expect(deleted.status()).toBe(204);
+});
+
 test("the Plans account filter narrows to plans targeting the chosen accounts and survives a reload", async ({ page, request }) => {
   const api = await seeder(request);
   const azurePlan = await api.post<{ id: string }>("/api/plans", { name: "Azure VMs", services: { "azure:vm": {} } });
@@ -251,6 +293,26 @@ test("a real execution waits for approval: not by its trigger, approved by a sec
   await expect(card.getByLabel("Approval totals")).toContainText("Upfront");
   await expect(card.getByRole("button", { name: "Approve" })).toBeDisabled();
   await screenshot(page, "executions-awaiting-approval");
+
+  // Without plans:approve the card shows what waits, but no Approve / Reject.
+  const viewers = await api.post<{ id: string }>("/api/groups", {
+    name: "plan viewers",
+    permissions: [
+      { resource: "plans", action: "view" },
+      { resource: "accounts", action: "view" },
+    ],
+  });
+  const viewer = { email: "viewer@example.com", password: "only looking here" };
+  await api.post("/api/users", { ...viewer, role: "user", group_ids: [viewers.id] });
+  const viewContext = await browser.newContext();
+  const third = await viewContext.newPage();
+  await signIn(third, viewContext.request, viewer);
+  await third.goto("/executions");
+  const viewCard = third.getByRole("region", { name: /Approval of group/ });
+  await expect(viewCard.getByRole("table", { name: "Lines to approve" })).toContainText("prod-payments");
+  await expect(viewCard.getByRole("button", { name: "Approve" })).toHaveCount(0);
+  await expect(viewCard.getByRole("button", { name: "Reject" })).toHaveCount(0);
+  await viewContext.close();
 
   const context = await browser.newContext();
   const second = await context.newPage();

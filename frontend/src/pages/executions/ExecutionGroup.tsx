@@ -20,6 +20,23 @@ export const EXECUTION_COLOR: Record<string, string> = {
 };
 
 const COUNTED = new Set(["simulated", "purchased"]);
+const NOWRAP = { whiteSpace: "nowrap" } as const;
+
+/** An execution's status (and "dry run"), on one line and never cut off. */
+export function ExecutionStatus({ execution }: { execution: Pick<Execution, "status" | "dry_run"> }) {
+  return (
+    <Group gap={4} wrap="nowrap">
+      <Badge color={EXECUTION_COLOR[execution.status] ?? "gray"} variant="light">
+        {execution.status.replace(/_/g, " ")}
+      </Badge>
+      {execution.dry_run && (
+        <Badge color="grape" variant="outline" size="xs">
+          dry run
+        </Badge>
+      )}
+    </Group>
+  );
+}
 
 function savings(execution: Execution): string {
   const lines = execution.lines.filter((l) => COUNTED.has(l.status) && l.estimated_monthly_savings !== null);
@@ -93,33 +110,28 @@ export function ExecutionGroup({ groupId, executions }: { groupId: string; execu
             <Table.Th>Account</Table.Th>
             <Table.Th>Status</Table.Th>
             <Table.Th>Lines</Table.Th>
-            <Table.Th ta="right">Est. monthly savings</Table.Th>
+            <Table.Th ta="right" style={NOWRAP}>
+              Est. savings / month
+            </Table.Th>
             <Table.Th>Error / note</Table.Th>
           </Table.Tr>
         </Table.Thead>
         <Table.Tbody>
           {rows.map((e) => (
             <Table.Tr key={e.id} aria-label={e.account_name} data-arrived={state.arrived.includes(e.id) ? "live" : undefined}>
-              <Table.Td>
+              <Table.Td style={NOWRAP}>
                 <Text size="sm">{e.account_name}</Text>
                 <Text size="xs" c="dimmed">
                   {e.account_external_id}
                 </Text>
               </Table.Td>
               <Table.Td>
-                <Badge color={EXECUTION_COLOR[e.status] ?? "gray"} variant="light">
-                  {e.status}
-                </Badge>
-                {e.dry_run && (
-                  <Badge color="grape" variant="outline" size="xs" ml={4}>
-                    dry run
-                  </Badge>
-                )}
+                <ExecutionStatus execution={e} />
               </Table.Td>
-              <Table.Td>
+              <Table.Td style={NOWRAP}>
                 <Text size="xs">{ACTIVE.has(e.status) ? "…" : lineCounts(e)}</Text>
               </Table.Td>
-              <Table.Td ta="right">
+              <Table.Td ta="right" style={NOWRAP}>
                 <Text size="sm">{savings(e)}</Text>
               </Table.Td>
               <Table.Td>

@@ -8,7 +8,7 @@ import { Empty, ErrorState, Loading } from "../../components/States";
 import { useUrlFilters } from "../../components/useUrlFilters";
 import { formatMoney } from "../../lib/money";
 import { Approvals } from "./Approvals";
-import { EXECUTION_COLOR } from "./ExecutionGroup";
+import { ExecutionStatus } from "./ExecutionGroup";
 
 type Execution = Schemas["ExecutionRead"];
 
@@ -48,17 +48,10 @@ export function ExecutionsPage() {
               {list.data.executions.map((e) => (
                 <Fragment key={e.id}>
                   <Table.Tr>
-                    <Table.Td>{new Date(e.created_at).toLocaleString()}</Table.Td>
-                    <Table.Td>{e.account_name}</Table.Td>
+                    <Table.Td style={{ whiteSpace: "nowrap" }}>{new Date(e.created_at).toLocaleString()}</Table.Td>
+                    <Table.Td style={{ whiteSpace: "nowrap" }}>{e.account_name}</Table.Td>
                     <Table.Td>
-                      <Badge color={EXECUTION_COLOR[e.status] ?? "gray"} variant="light">
-                        {e.status}
-                      </Badge>
-                      {e.dry_run && (
-                        <Badge color="grape" variant="outline" size="xs" ml={4}>
-                          dry run
-                        </Badge>
-                      )}
+                      <ExecutionStatus execution={e} />
                     </Table.Td>
                     <Table.Td>{e.lines.length}</Table.Td>
                     <Table.Td>

@@ -77,7 +77,7 @@ export function HistoryPage() {
             <Table aria-label={`Breakdown by ${dimension}`} verticalSpacing={4}>
               <Table.Thead>
                 <Table.Tr>
-                  <Table.Th>{dimension}</Table.Th>
+                  <Table.Th tt="capitalize">{dimension}</Table.Th>
                   <Table.Th ta="right">Purchases</Table.Th>
                   <Table.Th ta="right">Committed</Table.Th>
                   <Table.Th ta="right">Monthly savings</Table.Th>

@@ -1,6 +1,6 @@
 import { Alert, Badge, Button, Checkbox, Group, Modal, MultiSelect, Select, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useRef, useState, type FormEvent } from "react";
 import { api, type Provider, type Schemas } from "../../api/client";
 import { ApiError, errorMessage, unwrap } from "../../api/errors";
 import { paymentValues, providerValues } from "../../api/schema";
@@ -117,7 +117,7 @@ export function PlansPage() {
       <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing === "new" || editing === null ? "Add plan" : "Edit plan"} size="lg">
         {editing !== null && <PlanForm plan={editing === "new" ? undefined : editing} onDone={() => setEditing(null)} />}
       </Modal>
-      <Modal opened={executing !== null} onClose={() => setExecuting(null)} title={`Execute ${executing?.name ?? ""}`} size="lg">
+      <Modal opened={executing !== null} onClose={() => setExecuting(null)} title={`Execute ${executing?.name ?? ""}`} size="xl">
         {executing && <ExecutePlan plan={executing} />}
       </Modal>
     </Stack>
@@ -164,6 +164,7 @@ function PlanForm({ plan, onDone }: { plan?: Plan; onDone(): void }) {
   const [schedule, setSchedule] = useState(plan?.schedule ?? "");
   const [dryRun, setDryRun] = useState(plan?.dry_run ?? true);
   const [targets, setTargets] = useState<string[] | null>(null);
+  const created = useRef<string | null>(null);
   const accounts = useQuery({
     queryKey: ["accounts", "filter", provider],
     queryFn: () => unwrap(api.GET("/api/accounts", { params: { query: { provider: provider as Provider, enabled: true } } })),
@@ -187,10 +188,29 @@ function PlanForm({ plan, onDone }: { plan?: Plan; onDone(): void }) {
         schedule: schedule.trim() || null,
         dry_run: dryRun,
       };
-      const saved = plan
-        ? await unwrap(api.PUT("/api/plans/{plan_id}", { params: { path: { plan_id: plan.id } }, body: body as never }))
-        : await unwrap(api.POST("/api/plans", { body: body as never }));
-      await unwrap(api.PUT("/api/plans/{plan_id}/accounts", { params: { path: { plan_id: saved.id } }, body: { account_ids: selected } }));
+      const putAccounts = (planId: string, ids: string[]) =>
+        unwrap(api.PUT("/api/plans/{plan_id}/accounts", { params: { path: { plan_id: planId } }, body: { account_ids: ids } }));
+      let saved: Plan;
+      if (plan) {
+        // The API refuses a provider switch while explicit targets of the old provider remain
+        // (SPEC §6): clear them first, and put them back if the switch is refused.
+        const previous = current.data?.account_ids ?? [];
+        const switching = plan.provider !== provider && previous.length > 0;
+        if (switching) await putAccounts(plan.id, []);
+        try {
+          saved = await unwrap(api.PUT("/api/plans/{plan_id}", { params: { path: { plan_id: plan.id } }, body: body as never }));
+        } catch (error) {
+          if (switching) await putAccounts(plan.id, previous).catch(() => undefined);
+          throw error;
+        }
+      } else if (created.current) {
+        // Saved once already, then its targets were refused: update it, never create a twin.
+        saved = await unwrap(api.PUT("/api/plans/{plan_id}", { params: { path: { plan_id: created.current } }, body: body as never }));
+      } else {
+        saved = await unwrap(api.POST("/api/plans", { body: body as never }));
+        created.current = saved.id;
+      }
+      await putAccounts(saved.id, selected);
       return saved;
     },
     onSettled: () => void queryClient.invalidateQueries({ queryKey: ["plans"] }),
@@ -220,8 +240,8 @@ function PlanForm({ plan, onDone }: { plan?: Plan; onDone(): void }) {
         />
         <MultiSelect label="Services" required data={serviceOptions} value={services} onChange={setServices} error={fields.services} />
         <Group grow>
-          <Select label="Term" allowDeselect={false} value={term} onChange={(v) => setTerm(v ?? INHERIT)} data={[{ value: INHERIT, label: "Account's effective term" }, { value: "1", label: "1 year" }, { value: "3", label: "3 years" }]} />
-          <Select label="Payment" allowDeselect={false} value={payment} onChange={(v) => setPayment(v ?? INHERIT)} data={[{ value: INHERIT, label: "Account's effective payment" }, ...paymentValues]} />
+          <Select label="Term" allowDeselect={false} value={term} onChange={(v) => setTerm(v ?? INHERIT)} data={[{ value: INHERIT, label: "Account default" }, { value: "1", label: "1 year" }, { value: "3", label: "3 years" }]} />
+          <Select label="Payment" allowDeselect={false} value={payment} onChange={(v) => setPayment(v ?? INHERIT)} data={[{ value: INHERIT, label: "Account default" }, ...paymentValues]} />
           <TextInput label="Coverage %" placeholder="effective" value={coverage} onChange={(e) => setCoverage(e.currentTarget.value)} />
         </Group>
         <MultiSelect

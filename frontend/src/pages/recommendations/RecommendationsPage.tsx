@@ -136,7 +136,7 @@ function RecommendationTable({ rows }: { rows: Recommendation[] }) {
             <Table.Tr key={r.id}>
               <Table.Td>
                 <Text size="sm">{r.account_name}</Text>
-                <Text size="xs" c="dimmed">
+                <Text size="xs" c="dimmed" style={{ whiteSpace: "nowrap" }}>
                   {r.provider} {r.account_external_id}
                 </Text>
               </Table.Td>
@@ -146,7 +146,7 @@ function RecommendationTable({ rows }: { rows: Recommendation[] }) {
                 {r.resource_type}
                 {r.engine ? ` · ${r.engine}` : ""}
               </Table.Td>
-              <Table.Td>
+              <Table.Td style={{ whiteSpace: "nowrap" }}>
                 {r.term} yr · {r.payment}
               </Table.Td>
               <Table.Td ta="right">{r.count}</Table.Td>

@@ -110,7 +110,7 @@ function RunProgress({ runId, onFinished, onClose }: { runId: string; onFinished
           <Table.Tbody>
             {accounts.map((a) => (
               <Table.Tr key={`${a.cloud_account_id}-${a.account_name}`}>
-                <Table.Td>{a.account_name}</Table.Td>
+                <Table.Td style={{ whiteSpace: "nowrap" }}>{a.account_name}</Table.Td>
                 <Table.Td>
                   <Badge color={STATUS_COLOR[a.status] ?? "gray"} variant="light">
                     {a.status}

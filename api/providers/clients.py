@@ -17,7 +17,11 @@ other's credentials.
 
 REST clouds (ARM, Google) share one ``httpx.AsyncClient`` trusting the system CAs plus
 ``CUDLY_CA_BUNDLE``; bearer tokens are per request, so sharing the pool never mixes
-identities. Redirects are never followed.
+identities. Token requests share pools too: azure-identity's credentials one aiohttp session
+(:attr:`ProviderClients.identity_session`), google-auth's refreshes (in threads) one blocking
+``httpx.Client`` (:attr:`ProviderClients.sync_http`; httpx clients may be shared between
+threads). None of the shared HTTP clients keeps cookies, so nothing one account's answer set
+is ever sent with another's request. Redirects are never followed.
 
 Created in the app lifespan (``app.state.provider_clients``, closed on shutdown) and by the
 CLI; collectors and purchasers receive it as an argument.
@@ -30,16 +34,24 @@ import functools
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from contextvars import ContextVar
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
 from typing import Any
 
+import aiohttp
 import httpx
 from aiobotocore.credentials import AioCredentials
 
 from api.config import Settings
 from api.providers.awssdk import AwsSessionCredentials, client_kwargs, shared_session
-from api.providers.http import ssl_context, timeout
+from api.providers.http import ssl_context, sync_client, timeout
 from api.telemetry.rest import instrument_http_client
+
+
+def no_cookies() -> CookieJar:
+    """A cookie jar that stores nothing (for HTTP clients shared between accounts)."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
 
 # The credentials of the account whose call is being made (set around each call).
 _SIGNING_AS: ContextVar[AioCredentials | None] = ContextVar("cudly_aws_signing_as", default=None)
@@ -134,13 +146,16 @@ class AwsAccountClients:
 
 class ProviderClients:
     """The process-wide cloud clients: one aioboto3 session and one client per AWS service
-    and region, one httpx client."""
+    and region, one httpx client for REST calls, one pool for each kind of token request."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         # No credentials of its own: every client made from it is given the account's.
         self.aws_session = shared_session()
         self._http: httpx.AsyncClient | None = None
+        self._sync_http: httpx.Client | None = None
+        self._identity: aiohttp.ClientSession | None = None
+        self._identity_loop: asyncio.AbstractEventLoop | None = None
         self._aws: dict[tuple[str, str | None], Any] = {}
         self._aws_stack = AsyncExitStack()
         self._aws_lock: asyncio.Lock | None = None
@@ -198,9 +213,33 @@ class ProviderClients:
                 limits=httpx.Limits(
                     max_connections=parallel * 2, max_keepalive_connections=parallel
                 ),
+                cookies=no_cookies(),
             )
             instrument_http_client(self._http, self.settings)  # call series
         return self._http
+
+    @property
+    def sync_http(self) -> httpx.Client:
+        """The blocking client for google-auth's token refreshes (run in threads)."""
+        if self._sync_http is None or self._sync_http.is_closed:
+            client = sync_client(self.settings)
+            client.cookies = no_cookies()
+            self._sync_http = client
+        return self._sync_http
+
+    @property
+    def identity_session(self) -> aiohttp.ClientSession:
+        """The aiohttp session every azure-identity credential's transport uses (not owned
+        by the credential: closing a credential leaves it open)."""
+        session, loop = self._identity, asyncio.get_running_loop()
+        if session is None or session.closed or self._identity_loop is not loop:
+            parallel = max(self.settings.scheduler.max_account_parallelism, 10)
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=ssl_context(self.settings), limit=parallel),
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+            self._identity, self._identity_loop = session, loop
+        return session
 
     def aws_account(self, credentials: AwsSessionCredentials) -> AwsAccountClients:
         """Clients for one account's sweep, signing with ``credentials`` (``async with``)."""
@@ -216,6 +255,13 @@ class ProviderClients:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        if self._sync_http is not None:
+            self._sync_http.close()
+            self._sync_http = None
+        if self._identity is not None:
+            identity, self._identity = self._identity, None
+            if self._identity_loop is asyncio.get_running_loop():
+                await identity.close()
 
     async def __aenter__(self) -> ProviderClients:
         return self

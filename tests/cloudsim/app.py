@@ -76,6 +76,7 @@ class RequestRecord:
     headers: dict[str, str]
     form: dict[str, str]
     status: int = 0
+    peer: str | None = None  # the client's host:port: one per connection it opened
     principal: str | None = None
 
 
@@ -360,6 +361,7 @@ def _endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
             dict(request.query_params),
             {h: request.headers[h] for h in _LOGGED_HEADERS if h in request.headers},
             {k: form[k] for k in _LOGGED_FORM_FIELDS if k in form},
+            peer=f"{request.client.host}:{request.client.port}" if request.client else None,
         )
         with state._lock:
             state.log.append(rec)

@@ -1,24 +1,36 @@
-"""Shared AWS clients: one per service and region for the whole process, every call still
-signed by its own account's credentials — never another account's, never the server's."""
+"""Shared cloud clients: one AWS client per service and region for the whole process, every
+call still signed by its own account's credentials — never another account's, never the
+server's; one pool per kind of token request (Azure, Google), keeping no cookies."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
+from yarl import URL
 
 from api.enums import Provider
 from api.kit.fanout import fan_out
 from api.providers.aws.collector import AwsCollector
 from api.providers.awssdk import AwsSessionCredentials
+from api.providers.azure.collector import AzureCollector
 from api.providers.base import AccountAuth, SweepResult
 from api.providers.clients import PLACEHOLDER_KEY_ID, ProviderClients, UnboundAwsCall
+from api.providers.gcp.collector import GcpCollector
 from tests.cloudsim import SimServer
 from tests.cloudsim.collect import CollectSim, aws_ec2_detail
 from tests.credentials.fixtures import AMBIENT_KEY_ID, AwsEnv
-from tests.providers.collect_helpers import aws_auth, aws_temporary_keys, effective, sim_settings
+from tests.providers.collect_helpers import (
+    aws_auth,
+    aws_temporary_keys,
+    azure_auth,
+    effective,
+    gcp_auth,
+    sim_settings,
+)
 
 EC2_RI = {
     "Service": "Amazon Elastic Compute Cloud - Compute",
@@ -137,3 +149,59 @@ async def test_closing_drops_the_shared_clients_and_rebuilds_on_use(
     await clients.aclose()
     await clients.aclose()  # idempotent
     assert collect_sim.signers(account) == {keys["access_key_id"]}
+
+
+async def test_azure_and_gcp_token_requests_reuse_one_connection_across_accounts(
+    cloudsim: SimServer, collect_sim: CollectSim
+) -> None:
+    """Each account still gets its own token, over the process's one pool per token kind
+    (one keep-alive connection when the accounts run one after another)."""
+    settings = sim_settings(cloudsim, account_timeout_s=30)
+    subscriptions = [f"6666666{n}-6666-6666-6666-666666666666" for n in range(3)]
+    projects = [f"reuse-project-{n}" for n in range(3)]
+    for project in projects:
+        collect_sim.gcp_regions(project, ["us-central1"])
+    async with ProviderClients(settings) as clients:
+        session, sync_http = clients.identity_session, clients.sync_http
+        for subscription in subscriptions:
+            auth = azure_auth(cloudsim, subscription)
+            await AzureCollector().collect(
+                auth, effective(Provider.azure, ("vm",)), settings, clients
+            )
+        for project in projects:
+            auth = gcp_auth(cloudsim, settings, project)
+            await GcpCollector().collect(
+                auth, effective(Provider.gcp, ("compute",)), settings, clients
+            )
+        assert clients.identity_session is session and not session.closed
+        assert clients.sync_http is sync_http and not sync_http.is_closed
+    assert session.closed and sync_http.is_closed
+
+    def peers(suffix: str) -> list[str | None]:
+        return [r.peer for r in cloudsim.state.log if r.path.endswith(suffix)]
+
+    entra, google = peers("/oauth2/v2.0/token"), peers("/token")
+    google = [p for p in google if p not in entra]
+    assert len(entra) == 3 and len(google) == 3  # one token per account
+    assert len(set(entra)) == 1 and len(set(google)) == 1
+    # ...and each sweep used its own token (ARM: subscription scoped; Google: per principal).
+    azure = {c.account for c in collect_sim.calls if c.provider == "azure"} - {""}
+    assert azure == set(subscriptions)
+    for project in projects:
+        assert collect_sim.signers(project) == {f"cudly@{project}.iam.gserviceaccount.com"}
+
+
+async def test_shared_http_clients_keep_no_cookies(cloudsim: SimServer) -> None:
+    """A Set-Cookie in one account's answer is never sent with another account's request."""
+    async with ProviderClients(sim_settings(cloudsim)) as clients:
+        answer = httpx.Response(
+            200,
+            headers={"set-cookie": "fpc=tenant-a; Path=/; Secure"},
+            request=httpx.Request("POST", "https://login.example.com/t/oauth2/v2.0/token"),
+        )
+        for client in (clients.http, clients.sync_http):
+            client.cookies.extract_cookies(answer)
+            assert len(client.cookies) == 0
+        jar = clients.identity_session.cookie_jar
+        jar.update_cookies({"fpc": "tenant-a"}, URL("https://login.example.com/"))
+        assert len(jar) == 0

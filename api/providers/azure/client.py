@@ -26,6 +26,7 @@ from api.config import Settings
 from api.credentials.schemas import AzureClientSecretIn, AzureWifIn
 from api.enums import Provider
 from api.providers.base import AccountAuth, ConnectivityResult, ProviderError, ensure_identity
+from api.providers.clients import ProviderClients
 from api.providers.http import async_client, ssl_context
 from api.providers.tokens import read_token_file
 
@@ -74,13 +75,22 @@ def _principal(auth: AccountAuth) -> tuple[str, str]:
     return tenant, client_id
 
 
-def _transport(settings: Settings) -> AioHttpTransport:
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl_context(settings)))
+def _transport(
+    settings: Settings, session: aiohttp.ClientSession | None = None
+) -> AioHttpTransport:
+    """A transport over ``session`` (shared, left open when the credential closes) or, when
+    None, over a session of its own."""
+    owner = session is None
+    if session is None:
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=ssl_context(settings)),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
     return AioHttpTransport(
         session=session,
-        session_owner=True,
-        connection_timeout=settings.cloud_http_timeout_s,
-        read_timeout=settings.cloud_http_timeout_s,
+        session_owner=owner,
+        connection_timeout=settings.clouds.http_timeout_s,
+        read_timeout=settings.clouds.http_timeout_s,
     )
 
 
@@ -88,18 +98,21 @@ async def _read_token_file(path: str, settings: Settings) -> str:
     return await read_token_file(path, "federated token", settings)
 
 
-async def credential_for(auth: AccountAuth, settings: Settings) -> AsyncTokenCredential:
-    """An azure-identity credential for the account's auth mode (use as ``async with``)."""
+async def credential_for(
+    auth: AccountAuth, settings: Settings, session: aiohttp.ClientSession | None = None
+) -> AsyncTokenCredential:
+    """An azure-identity credential for the account's auth mode (use as ``async with``),
+    requesting its tokens over ``session`` when given (the process's shared one)."""
     tenant, client_id = _principal(auth)
     creds = auth.credentials
-    authority = settings.azure_authority_host
+    authority = settings.clouds.azure_authority_host
     if isinstance(creds, AzureClientSecretIn):
         return ClientSecretCredential(
             tenant,
             client_id,
             creds.client_secret.get_secret_value(),
             authority=authority,
-            transport=_transport(settings),
+            transport=_transport(settings, session),
         )
     if isinstance(creds, AzureWifIn):
         if creds.client_assertion is not None:
@@ -113,7 +126,7 @@ async def credential_for(auth: AccountAuth, settings: Settings) -> AsyncTokenCre
             client_id,
             lambda: assertion,
             authority=authority,
-            transport=_transport(settings),
+            transport=_transport(settings, session),
         )
     raise ProviderError("no credentials configured", code="no_credentials")
 
@@ -130,17 +143,21 @@ def _auth_error(exc: ClientAuthenticationError) -> ProviderError:
     )
 
 
-async def access_token(auth: AccountAuth, settings: Settings) -> str:
-    """An ARM access token for the account's service principal."""
-    credential = await credential_for(auth, settings)
+async def access_token(
+    auth: AccountAuth, settings: Settings, clients: ProviderClients | None = None
+) -> str:
+    """An ARM access token for the account's service principal (over the shared identity
+    pool of ``clients`` when given)."""
+    session = clients.identity_session if clients is not None else None
+    credential = await credential_for(auth, settings, session)
     try:
         async with credential:
-            token = await credential.get_token(settings.azure_management_scope)
+            token = await credential.get_token(settings.clouds.azure_management_scope)
     except ClientAuthenticationError as exc:
         raise _auth_error(exc) from None
     except (AzureError, aiohttp.ClientError, OSError) as exc:
         raise ProviderError(
-            f"could not reach Entra ID at {settings.azure_authority_host} "
+            f"could not reach Entra ID at {settings.clouds.azure_authority_host} "
             f"({type(exc).__name__}): check network access and CUDLY_CA_BUNDLE",
             code="azure_unreachable",
         ) from None
@@ -194,7 +211,7 @@ class AzureProvider:
         subscription = _subscription_id(auth)
         tenant, client_id = _principal(auth)
         token = await access_token(auth, settings)
-        url = f"{settings.azure_management_url}/subscriptions/{subscription}"
+        url = f"{settings.clouds.azure_management_url}/subscriptions/{subscription}"
         try:
             async with async_client(settings) as http:
                 response = await http.get(
@@ -204,7 +221,7 @@ class AzureProvider:
                 )
         except httpx.HTTPError as exc:
             raise ProviderError(
-                f"could not reach ARM at {settings.azure_management_url} "
+                f"could not reach ARM at {settings.clouds.azure_management_url} "
                 f"({type(exc).__name__}): check network access and CUDLY_CA_BUNDLE",
                 code="azure_unreachable",
             ) from None

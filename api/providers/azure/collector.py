@@ -54,7 +54,7 @@ LOOKBACK = "Last30Days"
 
 def _unreachable(exc: httpx.HTTPError, settings: Settings) -> ProviderError:
     return ProviderError(
-        f"could not reach ARM at {settings.azure_management_url} ({type(exc).__name__}): "
+        f"could not reach ARM at {settings.clouds.azure_management_url} ({type(exc).__name__}): "
         "check network access and CUDLY_CA_BUNDLE",
         code="azure_unreachable",
     )
@@ -86,12 +86,12 @@ class AzureCollector:
         clients: ProviderClients,
     ) -> SweepResult:
         """The subscription's sweep (see the module docstring). Raises ProviderError."""
-        policy = RetryPolicy.within(settings.account_timeout_s)
+        policy = RetryPolicy.within(settings.scheduler.account_timeout_s)
         subscription = _subscription_id(auth)
         tenant, client_id = _principal(auth)
         services = enabled_services(config, Provider.azure)
-        token = await access_token(auth, settings)
-        base = settings.azure_management_url.rstrip("/")
+        token = await access_token(auth, settings, clients)
+        base = settings.clouds.azure_management_url.rstrip("/")
         http = clients.http
         try:
             await self._identity(http, base, token, auth, subscription, client_id, policy)

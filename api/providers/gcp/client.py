@@ -11,6 +11,7 @@ SSL context, and it refuses any URL outside those configured endpoints (SSRF gua
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -30,6 +31,7 @@ from api.credentials.schemas import (
 )
 from api.enums import Provider
 from api.providers.base import AccountAuth, ConnectivityResult, ProviderError, ensure_identity
+from api.providers.clients import ProviderClients
 from api.providers.http import async_client, sync_client
 from api.providers.tokens import allowed_token_path, read_token_file_sync
 
@@ -129,21 +131,27 @@ def _refresh_error(
     )
 
 
-def _token_sync(auth: AccountAuth, settings: Settings) -> tuple[str, str]:
-    """(access token, identity) — blocking: run in a thread."""
+def _token_sync(
+    auth: AccountAuth, settings: Settings, shared: httpx.Client | None = None
+) -> tuple[str, str]:
+    """(access token, identity) — blocking: run in a thread. Over ``shared`` (left open)
+    when given, else over a client of its own."""
     creds_in = auth.credentials
     allowed = (
-        settings.gcp_token_uri,
-        settings.gcp_sts_token_uri,
-        settings.gcp_api_base_iamcredentials,
+        settings.clouds.gcp_token_uri,
+        settings.clouds.gcp_sts_token_uri,
+        settings.clouds.gcp_api_base_iamcredentials,
     )
-    with sync_client(settings) as http:
+    scope: contextlib.AbstractContextManager[httpx.Client] = (
+        contextlib.nullcontext(shared) if shared is not None else sync_client(settings)
+    )
+    with scope as http:
         request = HttpxRequest(http, allowed)
         if isinstance(creds_in, GcpServiceAccountIn):
             info = creds_in.info()
-            if info.get("token_uri") != settings.gcp_token_uri:
+            if info.get("token_uri") != settings.clouds.gcp_token_uri:
                 raise ProviderError(
-                    f"the stored key's token_uri is not {settings.gcp_token_uri} "
+                    f"the stored key's token_uri is not {settings.clouds.gcp_token_uri} "
                     "(CUDLY_GCP_TOKEN_URI): store the key again",
                     code="gcp_token_uri",
                 )
@@ -154,9 +162,9 @@ def _token_sync(auth: AccountAuth, settings: Settings) -> tuple[str, str]:
             wif = False
         elif isinstance(creds_in, GcpWifIn):
             info = creds_in.info()
-            if info.get("token_url") != settings.gcp_sts_token_uri:
+            if info.get("token_url") != settings.clouds.gcp_sts_token_uri:
                 raise ProviderError(
-                    f"the stored configuration's token_url is not {settings.gcp_sts_token_uri}: "
+                    f"the stored configuration's token_url is not {settings.clouds.gcp_sts_token_uri}: "
                     "store it again",
                     code="gcp_token_uri",
                 )
@@ -199,9 +207,13 @@ def _token_sync(auth: AccountAuth, settings: Settings) -> tuple[str, str]:
         return str(credentials.token), identity
 
 
-async def access_token(auth: AccountAuth, settings: Settings) -> tuple[str, str]:
-    """An OAuth access token for the account, and the identity it acts as."""
-    return await asyncio.to_thread(_token_sync, auth, settings)
+async def access_token(
+    auth: AccountAuth, settings: Settings, clients: ProviderClients | None = None
+) -> tuple[str, str]:
+    """An OAuth access token for the account, and the identity it acts as (refreshed over
+    the shared token pool of ``clients`` when given)."""
+    shared = clients.sync_http if clients is not None else None
+    return await asyncio.to_thread(_token_sync, auth, settings, shared)
 
 
 def _api_error(response: httpx.Response, project: str, identity: str) -> ProviderError:
@@ -245,7 +257,7 @@ class GcpProvider:
         """Get an access token, then Cloud Resource Manager ``projects.get``."""
         project = _project_id(auth)
         token, identity = await access_token(auth, settings)
-        url = f"{settings.gcp_api_base_cloudresourcemanager}/v3/projects/{project}"
+        url = f"{settings.clouds.gcp_api_base_cloudresourcemanager}/v3/projects/{project}"
         try:
             async with async_client(settings) as http:
                 response = await http.get(url, headers={"Authorization": f"Bearer {token}"})

@@ -80,10 +80,10 @@ class GcpCollector:
         clients: ProviderClients,
     ) -> SweepResult:
         """The project's sweep (see the module docstring). Raises ProviderError."""
-        policy = RetryPolicy.within(settings.account_timeout_s)
+        policy = RetryPolicy.within(settings.scheduler.account_timeout_s)
         project = _project_id(auth)
         services = enabled_services(config, Provider.gcp)
-        token, identity = await access_token(auth, settings)
+        token, identity = await access_token(auth, settings, clients)
         http = clients.http
         warnings: list[str] = []
         found: list[RecommendationData] = []
@@ -121,7 +121,7 @@ class GcpCollector:
         identity: str,
         policy: RetryPolicy,
     ) -> None:
-        url = f"{settings.gcp_api_base_cloudresourcemanager}/v3/projects/{project}"
+        url = f"{settings.clouds.gcp_api_base_cloudresourcemanager}/v3/projects/{project}"
         response = await http_call(
             policy,
             functools.partial(http.get, url, headers={"Authorization": f"Bearer {token}"}),
@@ -151,7 +151,7 @@ class GcpCollector:
         regions: list[str] = []
         async for page in google_pages(
             http,
-            f"{settings.gcp_api_base_compute}/compute/v1/projects/{project}/regions",
+            f"{settings.clouds.gcp_api_base_compute}/compute/v1/projects/{project}/regions",
             params={},
             token=token,
             policy=policy,
@@ -178,7 +178,7 @@ class GcpCollector:
         policy: RetryPolicy,
     ) -> list[RecommendationData]:
         url = (
-            f"{settings.gcp_api_base_recommender}/v1/projects/{project}/locations/{region}/"
+            f"{settings.clouds.gcp_api_base_recommender}/v1/projects/{project}/locations/{region}/"
             f"recommenders/{RECOMMENDER}/recommendations"
         )
         found: list[RecommendationData] = []
@@ -213,7 +213,7 @@ class GcpCollector:
         try:
             async for page in google_pages(
                 http,
-                f"{settings.gcp_api_base_compute}/compute/v1/projects/{project}/aggregated/commitments",
+                f"{settings.clouds.gcp_api_base_compute}/compute/v1/projects/{project}/aggregated/commitments",
                 params={},
                 token=token,
                 policy=policy,

@@ -98,7 +98,7 @@ def _operation_id(route: APIRoute) -> str:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     url = database_url(settings)
-    if settings.run_migrations:
+    if settings.db.run_migrations:
         await upgrade_async(url)
     engine = create_engine(url, settings)
     app.state.engine = engine
@@ -129,7 +129,7 @@ async def _bootstrap_admin(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.log_level, settings.log_format.value)
+    configure_logging(settings.server.log_level, settings.server.log_format.value)
     app = FastAPI(
         title="CUDly",
         version="0.1.0",
@@ -165,7 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in _routers():
         app.include_router(router, prefix="/api")
     app.include_router(metrics_router)  # GET /metrics, where scrapers look (not under /api)
-    _mount_spa(app, settings.frontend_dist or DEFAULT_FRONTEND_DIST)
+    _mount_spa(app, settings.server.frontend_dist or DEFAULT_FRONTEND_DIST)
     _document_errors_as_400(app)
     return app
 

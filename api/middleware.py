@@ -174,7 +174,7 @@ class SecurityHeadersMiddleware:
 
 
 def trusted_proxies(settings: Settings) -> list[str]:
-    return [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
+    return [p.strip() for p in settings.server.trusted_proxies.split(",") if p.strip()]
 
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:
@@ -183,8 +183,8 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
     ``X-Forwarded-For``/``-Proto`` are believed only from ``CUDLY_TRUSTED_PROXIES`` (default:
     nobody), whatever server runs the app; ``cudly serve`` turns uvicorn's own handling off.
     """
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
-    public = settings.public_url or ""
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.server.max_body_bytes)
+    public = settings.server.public_url or ""
     app.add_middleware(SecurityHeadersMiddleware, hsts=public.lower().startswith("https://"))
     proxies = trusted_proxies(settings)
     if proxies:

@@ -49,17 +49,17 @@ def _settings_keys(settings: Settings | None) -> list[bytes]:
     if settings is None:
         return []
     keys: list[bytes] = []
-    if settings.credential_encryption_key is not None:
+    if settings.crypto.key is not None:
         keys.append(
             parse_hex_key(
-                settings.credential_encryption_key.get_secret_value(),
+                settings.crypto.key.get_secret_value(),
                 source="CREDENTIAL_ENCRYPTION_KEY",
             )
         )
-    if settings.credential_decrypt_only_keys is not None:
+    if settings.crypto.decrypt_only_keys is not None:
         keys.extend(
             parse_hex_key(part, source="CUDLY_CREDENTIAL_DECRYPT_ONLY_KEYS")
-            for part in settings.credential_decrypt_only_keys.get_secret_value().split(",")
+            for part in settings.crypto.decrypt_only_keys.get_secret_value().split(",")
             if part.strip()
         )
     return keys

@@ -382,7 +382,7 @@ _IMPERSONATION_PATH = re.compile(
 def impersonated_service_account(url: str, settings: Settings) -> str | None:
     """The service-account email of an impersonation URL on the configured IAM credentials
     host, or None when the URL points anywhere else."""
-    base = settings.gcp_api_base_iamcredentials
+    base = settings.clouds.gcp_api_base_iamcredentials
     if not url.startswith(base + "/"):
         return None
     match = _IMPERSONATION_PATH.match(url[len(base) :])
@@ -409,25 +409,25 @@ def check_endpoints(credentials: BaseModel, settings: Settings, *, prefix: str =
         raise ValidationFailed.for_field(f"{prefix}{token_file[0]}", PATH_REFUSED)
     if isinstance(credentials, GcpServiceAccountIn):
         token_uri = credentials.info()["token_uri"]
-        if token_uri != settings.gcp_token_uri:
+        if token_uri != settings.clouds.gcp_token_uri:
             raise ValidationFailed.for_field(
                 f"{prefix}service_account_json",
-                f"token_uri must be {settings.gcp_token_uri}: the server only sends keys to "
+                f"token_uri must be {settings.clouds.gcp_token_uri}: the server only sends keys to "
                 "its configured Google token endpoint (CUDLY_GCP_TOKEN_URI)",
             )
     elif isinstance(credentials, GcpWifIn):
         info = credentials.info()
-        if info["token_url"] != settings.gcp_sts_token_uri:
+        if info["token_url"] != settings.clouds.gcp_sts_token_uri:
             raise ValidationFailed.for_field(
                 f"{prefix}external_account_json",
-                f"token_url must be {settings.gcp_sts_token_uri} (CUDLY_GCP_STS_TOKEN_URI)",
+                f"token_url must be {settings.clouds.gcp_sts_token_uri} (CUDLY_GCP_STS_TOKEN_URI)",
             )
         url = info.get("service_account_impersonation_url")
         if url is not None and impersonated_service_account(url, settings) is None:
             raise ValidationFailed.for_field(
                 f"{prefix}external_account_json",
                 "service_account_impersonation_url must be "
-                f"{settings.gcp_api_base_iamcredentials}/v1/projects/-/serviceAccounts/"
+                f"{settings.clouds.gcp_api_base_iamcredentials}/v1/projects/-/serviceAccounts/"
                 "<email>:generateAccessToken",
             )
 

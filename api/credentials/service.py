@@ -244,12 +244,12 @@ async def enforce_test_rate_limit(
     the limit holds across workers and replicas without a second pooled connection.
     """
     limit = ratelimit.Limit(
-        f"test:{account_id}", settings.test_rate_limit_per_minute, TEST_WINDOW_S
+        f"test:{account_id}", settings.clouds.test_rate_limit_per_minute, TEST_WINDOW_S
     )
     blocked = await ratelimit.consume(session, [limit])
     if blocked is not None:
         raise TooManyRequests(
-            f"at most {settings.test_rate_limit_per_minute} connectivity tests per account "
+            f"at most {settings.clouds.test_rate_limit_per_minute} connectivity tests per account "
             f"per minute: retry in {blocked.retry_after_s} s",
             blocked.retry_after_s,
         )
@@ -300,13 +300,13 @@ async def _ask_cloud(
 ) -> ConnectivityResult:
     tester = connectivity_tester(Provider(account.provider))
     try:
-        async with asyncio.timeout(settings.account_timeout_s):
+        async with asyncio.timeout(settings.scheduler.account_timeout_s):
             result = await tester.test_connectivity(auth, settings)
     except ProviderError as exc:
         result = ConnectivityResult.failure(exc.message)
     except TimeoutError:
         result = ConnectivityResult.failure(
-            f"no answer from {account.provider} within {settings.account_timeout_s:g} s: "
+            f"no answer from {account.provider} within {settings.scheduler.account_timeout_s:g} s: "
             "check the server's network access to the cloud (proxy, firewall)"
         )
     except Exception as exc:  # a bug or an unexpected SDK error: type only, never its text

@@ -85,7 +85,7 @@ def _member_row(
         row |= {
             "aws_auth_mode": AwsAuthMode.bastion.value,
             "aws_bastion_id": root.aws_bastion_id if root_mode == AwsAuthMode.bastion else root.id,
-            "aws_role_arn": f"arn:aws:iam::{external_id}:role/{settings.discovery_role_name}",
+            "aws_role_arn": f"arn:aws:iam::{external_id}:role/{settings.clouds.discovery_role_name}",
             "aws_external_id": root.aws_external_id,
         }
     elif root.provider == Provider.azure:

@@ -211,9 +211,9 @@ def clear_secret_cache() -> None:
 
 
 def _decrypt_only_keys(settings: Settings) -> list[bytes]:
-    if settings.credential_decrypt_only_keys is None:
+    if settings.crypto.decrypt_only_keys is None:
         return []
-    raw = settings.credential_decrypt_only_keys.get_secret_value()
+    raw = settings.crypto.decrypt_only_keys.get_secret_value()
     return [
         parse_hex_key(part, source="each CUDLY_CREDENTIAL_DECRYPT_ONLY_KEYS entry")
         for part in raw.split(",")
@@ -228,14 +228,12 @@ async def load_key_ring(settings: Settings, read_secret: SecretReader | None = N
     ``CREDENTIAL_ENCRYPTION_KEY_SECRET_ARN``.
     """
     decrypt_only = _decrypt_only_keys(settings)
-    if settings.credential_encryption_key_secret_arn:
-        active = await _key_from_secrets_manager(
-            read_secret, settings.credential_encryption_key_secret_arn
-        )
+    if settings.crypto.key_secret_arn:
+        active = await _key_from_secrets_manager(read_secret, settings.crypto.key_secret_arn)
         source = "secrets_manager"
-    elif settings.credential_encryption_key is not None:
+    elif settings.crypto.key is not None:
         active = parse_hex_key(
-            settings.credential_encryption_key.get_secret_value(),
+            settings.crypto.key.get_secret_value(),
             source="CREDENTIAL_ENCRYPTION_KEY",
         )
         source = "environment"

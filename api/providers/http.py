@@ -54,12 +54,12 @@ def ssl_context(settings: Settings) -> ssl.SSLContext:
     Cached per bundle file version; contexts are only read after creation, so sharing one
     across clients and threads is safe.
     """
-    bundle = _bundle_fingerprint(settings.ca_bundle) if settings.ca_bundle else None
+    bundle = _bundle_fingerprint(settings.clouds.ca_bundle) if settings.clouds.ca_bundle else None
     return _context(bundle)
 
 
 def timeout(settings: Settings) -> httpx.Timeout:
-    return httpx.Timeout(settings.cloud_http_timeout_s)
+    return httpx.Timeout(settings.clouds.http_timeout_s)
 
 
 def async_client(settings: Settings) -> httpx.AsyncClient:
@@ -110,9 +110,9 @@ def _combined_bundle(bundle: tuple[str, float, int]) -> str:
 def botocore_verify(settings: Settings) -> str | None:
     """The ``verify=`` value for aioboto3 clients: None (botocore's defaults) or a PEM path
     holding the default CAs plus ``CUDLY_CA_BUNDLE``."""
-    if settings.ca_bundle is None:
+    if settings.clouds.ca_bundle is None:
         return None
-    return _combined_bundle(_bundle_fingerprint(settings.ca_bundle))
+    return _combined_bundle(_bundle_fingerprint(settings.clouds.ca_bundle))
 
 
 @lru_cache(maxsize=8)

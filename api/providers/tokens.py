@@ -29,7 +29,7 @@ PATH_REFUSED = (
 def token_dirs(settings: Settings) -> list[Path]:
     """The allowed directories, resolved; empty when file-based WIF is off."""
     dirs: list[Path] = []
-    for raw in settings.wif_token_dirs.split(","):
+    for raw in settings.clouds.wif_token_dirs.split(","):
         raw = raw.strip()
         if raw.startswith("/"):
             dirs.append(Path(os.path.realpath(raw)))

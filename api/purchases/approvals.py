@@ -44,7 +44,7 @@ _CENT = Decimal("0.01")
 
 
 def approval_required(settings: Settings) -> bool:
-    mode = settings.purchase_approval or (
+    mode = settings.purchases.approval or (
         ApprovalMode.required if settings.env is Environment.production else ApprovalMode.none
     )
     return mode is ApprovalMode.required
@@ -52,7 +52,7 @@ def approval_required(settings: Settings) -> bool:
 
 def needs_approval(settings: Settings, plan: PurchasePlan) -> bool:
     """A group that would really buy waits for approval; dry runs never do."""
-    return approval_required(settings) and not plan.dry_run and settings.purchases_enabled
+    return approval_required(settings) and not plan.dry_run and settings.purchases.enabled
 
 
 def totals(lines: Sequence[PurchaseLine]) -> dict[str, dict[str, str]]:
@@ -109,7 +109,7 @@ async def open_approval(
         plan_id=plan.id,
         status=ApprovalStatus.awaiting.value,
         triggered_by=trigger,
-        expires_at=datetime.now(UTC) + timedelta(seconds=settings.approval_ttl),
+        expires_at=datetime.now(UTC) + timedelta(seconds=settings.purchases.approval_ttl),
     )
     await repository.add_approval(session, approval)
     await audit.record(

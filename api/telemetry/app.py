@@ -41,7 +41,7 @@ async def _start(app: FastAPI) -> None:
     engine = app.state.engine
     service.watch_pool(engine, app.state.settings)
     tracing.instrument_engine(engine)
-    bind = app.state.settings.metrics_bind
+    bind = app.state.settings.server.metrics_bind
     app.state.metrics_listener = await _serve_metrics(app, bind) if bind else None
 
 

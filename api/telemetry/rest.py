@@ -34,13 +34,13 @@ def _services(settings: Settings) -> dict[str, list[Service]]:
     """host -> the (provider, service) pairs configured on it (one each on the real clouds)."""
     table: dict[str, list[Service]] = {}
     for url, service in (
-        (settings.azure_management_url, ("azure", "arm")),
-        (settings.gcp_api_base_recommender, ("gcp", "recommender")),
-        (settings.gcp_api_base_compute, ("gcp", "compute")),
-        (settings.gcp_api_base_cloudresourcemanager, ("gcp", "cloudresourcemanager")),
-        (settings.gcp_api_base_iamcredentials, ("gcp", "iamcredentials")),
-        (settings.gcp_token_uri, ("gcp", "oauth2")),
-        (settings.gcp_sts_token_uri, ("gcp", "sts")),
+        (settings.clouds.azure_management_url, ("azure", "arm")),
+        (settings.clouds.gcp_api_base_recommender, ("gcp", "recommender")),
+        (settings.clouds.gcp_api_base_compute, ("gcp", "compute")),
+        (settings.clouds.gcp_api_base_cloudresourcemanager, ("gcp", "cloudresourcemanager")),
+        (settings.clouds.gcp_api_base_iamcredentials, ("gcp", "iamcredentials")),
+        (settings.clouds.gcp_token_uri, ("gcp", "oauth2")),
+        (settings.clouds.gcp_sts_token_uri, ("gcp", "sts")),
     ):
         table.setdefault(_host(url), []).append(service)
     return table

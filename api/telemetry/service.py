@@ -72,18 +72,8 @@ async def readiness(app_state: Any) -> Readiness:
 
 def run_budget_s(settings: Settings, enabled_accounts: int) -> float:
     """The longest a run may take: every wave of ``parallelism`` accounts hitting its timeout."""
-    waves = max(1, math.ceil(enabled_accounts / settings.max_account_parallelism))
-    return waves * settings.account_timeout_s
-
-
-SPEC_APPROVAL_TTL_S = 72 * 3600  # CUDLY_APPROVAL_TTL's default (SPEC §6)
-
-
-def _approval_ttl_s(settings: Settings) -> float:
-    ttl = getattr(settings, "approval_ttl", None)  # CUDLY_APPROVAL_TTL, added with approvals
-    if ttl is None:
-        return float(SPEC_APPROVAL_TTL_S)
-    return float(ttl.total_seconds() if hasattr(ttl, "total_seconds") else ttl)
+    waves = max(1, math.ceil(enabled_accounts / settings.scheduler.max_account_parallelism))
+    return waves * settings.scheduler.account_timeout_s
 
 
 async def database_gauges(
@@ -113,7 +103,7 @@ async def _read(session: AsyncSession, settings: Settings) -> metrics.DatabaseGa
         purchasing_oldest_age_s=oldest_purchasing,
         approval_groups_awaiting=awaiting,
         approval_oldest_wait_s=oldest_wait,
-        approval_ttl_s=_approval_ttl_s(settings),
+        approval_ttl_s=float(settings.purchases.approval_ttl),
         runs_running=running,
         run_oldest_running_age_s=oldest_run,
         run_budget_s=run_budget_s(settings, enabled),
@@ -133,7 +123,7 @@ async def scrape(app_state: Any, accept: str | None) -> tuple[bytes, str]:
 
 def _pool_capacity(settings: Settings) -> int:
     # api.db.create_engine: pool_size plus as many overflow connections.
-    return settings.db_pool_size * 2
+    return settings.db.pool_size * 2
 
 
 def watch_pool(engine: AsyncEngine, settings: Settings) -> None:

@@ -177,7 +177,7 @@ async def gcp_key_account(
 async def test_gcp_service_account_ok(
     cloudsim: SimServer, settings: Settings, admin_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    key = make_gcp_key(SA, settings.gcp_token_uri, state=cloudsim.state)
+    key = make_gcp_key(SA, settings.clouds.gcp_token_uri, state=cloudsim.state)
     cloudsim.state.add_project(PROJECT, "123456789", granted_to=[SA])
     account = await gcp_key_account(admin_client, session, key)
     assert await run_test(admin_client, account) == {"ok": True, "caller_identity": SA}
@@ -193,8 +193,8 @@ async def test_gcp_bad_key(
     session: AsyncSession,
     log_capture: pytest.LogCaptureFixture,
 ) -> None:
-    make_gcp_key(SA, settings.gcp_token_uri, state=cloudsim.state)  # the registered key
-    unregistered = make_gcp_key(SA, settings.gcp_token_uri)
+    make_gcp_key(SA, settings.clouds.gcp_token_uri, state=cloudsim.state)  # the registered key
+    unregistered = make_gcp_key(SA, settings.clouds.gcp_token_uri)
     cloudsim.state.add_project(PROJECT, "1", granted_to=[SA])
     account = await gcp_key_account(admin_client, session, unregistered)
     log_capture.set_level(logging.DEBUG)
@@ -208,7 +208,7 @@ async def test_gcp_bad_key(
 async def test_gcp_permission_denied_and_unknown_project(
     cloudsim: SimServer, settings: Settings, admin_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    key = make_gcp_key(SA, settings.gcp_token_uri, state=cloudsim.state)
+    key = make_gcp_key(SA, settings.clouds.gcp_token_uri, state=cloudsim.state)
     cloudsim.state.add_project(PROJECT, "1")  # not granted
     account = await gcp_key_account(admin_client, session, key)
     body = await run_test(admin_client, account)
@@ -226,7 +226,7 @@ async def test_gcp_stored_key_checked_again_at_use(
     admin_client: httpx.AsyncClient,
     session: AsyncSession,
 ) -> None:
-    key = make_gcp_key(SA, settings.gcp_token_uri, state=cloudsim.state)
+    key = make_gcp_key(SA, settings.clouds.gcp_token_uri, state=cloudsim.state)
     account = await gcp_key_account(admin_client, session, key)
     # The operator later points CUDLY_GCP_TOKEN_URI elsewhere: the stored key's token_uri
     # no longer matches, and the server will not send it to the key's own URI.
@@ -255,8 +255,8 @@ async def test_gcp_workload_identity_federation(
         "type": "external_account",
         "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q",
         "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
-        "token_url": settings.gcp_sts_token_uri,
-        "service_account_impersonation_url": f"{settings.gcp_api_base_iamcredentials}/v1/projects/-/serviceAccounts/{SA}:generateAccessToken",
+        "token_url": settings.clouds.gcp_sts_token_uri,
+        "service_account_impersonation_url": f"{settings.clouds.gcp_api_base_iamcredentials}/v1/projects/-/serviceAccounts/{SA}:generateAccessToken",
         "credential_source": {"file": str(token_file)},
     }
     account = await add_account(session, "gcp", gcp_auth_mode="workload_identity_federation")
@@ -277,7 +277,7 @@ async def test_undecryptable_blob_is_reported_not_raised(
     admin_client: httpx.AsyncClient,
     session: AsyncSession,
 ) -> None:
-    key = make_gcp_key(SA, settings.gcp_token_uri, state=cloudsim.state)
+    key = make_gcp_key(SA, settings.clouds.gcp_token_uri, state=cloudsim.state)
     victim = await add_account(
         session, "gcp", external_id="victim-project", gcp_project_id="victim-project"
     )

@@ -276,7 +276,7 @@ async def test_gcp_key_stored(
     admin_client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
     account = await gcp_account(session)
-    key = make_gcp_key(SA, settings.gcp_token_uri)
+    key = make_gcp_key(SA, settings.clouds.gcp_token_uri)
     text = json.dumps(key)
     response = await post(
         admin_client, account.id, {"type": "gcp_service_account", "service_account_json": text}
@@ -313,7 +313,7 @@ async def test_gcp_token_uri_must_be_the_configured_one(
 
 
 def _key_variant(settings: Settings, **changes: Any) -> str:
-    key = make_gcp_key(SA, settings.gcp_token_uri)
+    key = make_gcp_key(SA, settings.clouds.gcp_token_uri)
     for name, value in changes.items():
         if value is None:
             key.pop(name)
@@ -381,8 +381,8 @@ def external_account(settings: Settings, **changes: Any) -> dict[str, Any]:
         "type": "external_account",
         "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q",
         "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
-        "token_url": settings.gcp_sts_token_uri,
-        "service_account_impersonation_url": f"{settings.gcp_api_base_iamcredentials}/v1/projects/-/serviceAccounts/{SA}:generateAccessToken",
+        "token_url": settings.clouds.gcp_sts_token_uri,
+        "service_account_impersonation_url": f"{settings.clouds.gcp_api_base_iamcredentials}/v1/projects/-/serviceAccounts/{SA}:generateAccessToken",
         "credential_source": {"file": "/var/run/secrets/token"},
     }
     config.update(changes)
@@ -463,7 +463,7 @@ async def test_never_in_logs(
 
 
 def test_credential_models_render_redacted(settings: Settings) -> None:
-    key = make_gcp_key(SA, settings.gcp_token_uri)
+    key = make_gcp_key(SA, settings.clouds.gcp_token_uri)
     bodies = [
         aws_keys(session_token="session-token-value"),
         {"type": "aws_wif", "web_identity_token": "web-identity-token"},

@@ -16,7 +16,7 @@ from tests.credentials.fixtures import add_account
 async def test_eleventh_call_is_429_and_other_accounts_are_unaffected(
     admin_client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    assert settings.test_rate_limit_per_minute == 10
+    assert settings.clouds.test_rate_limit_per_minute == 10
     account = await add_account(session)
     other = await add_account(session)
     for _ in range(10):

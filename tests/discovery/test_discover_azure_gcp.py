@@ -113,7 +113,7 @@ async def test_gcp_projects_of_the_organisation_every_page(
 ) -> None:
     state = cloudsim.state
     state.gcp_page_size = 2
-    key = make_gcp_key(SA, settings.gcp_token_uri, state=state)
+    key = make_gcp_key(SA, settings.clouds.gcp_token_uri, state=state)
     state.add_project("root-project", "100", parent="organizations/42", granted_to=[SA])
     for i in range(1, 5):
         state.add_project(

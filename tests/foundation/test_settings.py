@@ -31,8 +31,8 @@ def test_compatibility_names_are_read_from_the_environment(monkeypatch: pytest.M
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:k",
     )
     settings = Settings()
-    assert settings.max_account_parallelism == 7
-    assert settings.credential_encryption_key_secret_arn is not None
+    assert settings.scheduler.max_account_parallelism == 7
+    assert settings.crypto.key_secret_arn is not None
     assert {
         "CREDENTIAL_ENCRYPTION_KEY",
         "DATABASE_URL",
@@ -56,9 +56,8 @@ def test_collect_interval_has_a_floor() -> None:
     # A cycle sweeps every account: a few seconds between cycles would only pile up runs.
     with pytest.raises(ValueError, match="collect_interval"):
         Settings.model_validate({"env": "test", "collect_interval": "30s"})
-    assert (
-        Settings.model_validate({"env": "test", "collect_interval": "5m"}).collect_interval == 300
-    )
+    settings = Settings.model_validate({"env": "test", "collect_interval": "5m"})
+    assert settings.scheduler.collect_interval == 300
 
 
 # --- grouped settings, flat environment -----------------------------------------------------

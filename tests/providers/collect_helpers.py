@@ -131,7 +131,7 @@ def gcp_auth(
 ) -> AccountAuth:
     """A service-account-key account for ``project``, registered and granted in the simulator."""
     email = email or f"cudly@{project}.iam.gserviceaccount.com"
-    key = make_gcp_key(email, settings.gcp_token_uri, project_id=project, state=sim.state)
+    key = make_gcp_key(email, settings.clouds.gcp_token_uri, project_id=project, state=sim.state)
     if project not in sim.state.projects:
         sim.state.add_project(project, str(abs(hash(project)) % 10**12), granted_to=[email])
     else:

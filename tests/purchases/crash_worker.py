@@ -26,7 +26,7 @@ from tests.conftest import make_settings
 
 
 async def _work(app: FastAPI, stale_s: float, ids: list[uuid.UUID]) -> None:
-    app.state.settings.execution_stale_after_s = stale_s
+    app.state.settings.purchases.execution_stale_after_s = stale_s
     async with app.router.lifespan_context(app):
         runner: Runner = app.state.purchase_runner
         await runner.run(ids)

@@ -52,7 +52,7 @@ def gcp_sim(cloudsim: SimServer) -> GcpPurchaseSim:
 async def _gcp_account(
     cloudsim: SimServer, settings: Settings, admin_client: httpx.AsyncClient, session: AsyncSession
 ) -> CloudAccount:
-    key = make_gcp_key(SA, settings.gcp_token_uri, state=cloudsim.state)
+    key = make_gcp_key(SA, settings.clouds.gcp_token_uri, state=cloudsim.state)
     cloudsim.state.add_project(PROJECT, "123456789", granted_to=[SA])
     account = await add_account(session, "gcp")
     stored = await admin_client.post(

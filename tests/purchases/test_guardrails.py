@@ -107,7 +107,7 @@ async def test_caps_take_lines_by_savings_until_the_next_would_cross(
 async def test_server_cap_bounds_every_group(
     app: FastAPI, admin_client: httpx.AsyncClient, session: AsyncSession, aws_sim: AwsPurchaseSim
 ) -> None:
-    app.state.settings.max_purchase_upfront = Decimal(50)
+    app.state.settings.purchases.max_upfront = Decimal(50)
     account = await add_aws_account(admin_client, aws_sim)
     await add_recommendation(session, account, count=1, upfront_cost=Decimal(100))
     plan = await make_plan(admin_client)

@@ -93,7 +93,7 @@ async def test_concurrent_guesses_for_one_email_verify_at_most_the_limit(
     guesses = [f"wrong guess {i}" for i in range(14)] + [PASSWORD]
     statuses = Counter(await asyncio.gather(*(attempt(p) for p in guesses)))
 
-    limit = live_settings.login_max_failures
+    limit = live_settings.auth.login_max_failures
     # Only a 401 or a 200 means the password was checked against Argon2.
     assert statuses[401] + statuses[200] <= limit
     assert statuses[429] == len(guesses) - statuses[401] - statuses[200]
@@ -105,7 +105,7 @@ async def test_pool_exhaustion_is_503_with_retry_after(app: FastAPI) -> None:
     settings: Settings = app.state.settings
     engine = app.state.engine
     # pool_size plus as many overflow connections (api.db.create_engine)
-    held = [await engine.connect() for _ in range(2 * settings.db_pool_size)]
+    held = [await engine.connect() for _ in range(2 * settings.db.pool_size)]
     try:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
@@ -115,7 +115,7 @@ async def test_pool_exhaustion_is_503_with_retry_after(app: FastAPI) -> None:
     finally:
         for connection in held:
             await connection.close()
-    assert settings.db_pool_timeout_s == 1
+    assert settings.db.pool_timeout_s == 1
     assert response.status_code == 503, response.text
     assert response.json() == {"error": "the server is busy: retry shortly", "code": "unavailable"}
     assert int(response.headers["Retry-After"]) >= 1

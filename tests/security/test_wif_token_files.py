@@ -133,6 +133,6 @@ def test_files_are_off_until_an_operator_allows_a_directory(tmp_path: Path) -> N
     token = tmp_path / "token"
     token.write_text("the.jwt")
     settings: Settings = make_settings("postgresql://u@/db")
-    assert settings.wif_token_dirs == ""
+    assert settings.clouds.wif_token_dirs == ""
     with pytest.raises(ProviderError):
         read_token_file_sync(str(token), "federated token", settings)

@@ -169,7 +169,7 @@ class AwsCollector:
         clients: ProviderClients,
     ) -> SweepResult:
         """The account's sweep (see the module docstring). Raises ProviderError."""
-        policy = RetryPolicy.within(settings.account_timeout_s)
+        policy = RetryPolicy.within(settings.scheduler.account_timeout_s)
         signer = _describe(auth)
         credentials = await resolve_session(auth, settings)
         services = enabled_services(config, Provider.aws)
@@ -404,7 +404,7 @@ def _regions(
     if config.include_regions.value:
         candidates = set(config.include_regions.value)
     else:
-        candidates = {settings.aws_region} | {
+        candidates = {settings.clouds.aws_region} | {
             r.region for r in found if r.service == part and r.region
         }
     return sorted(r for r in candidates if region_allowed(config, r))

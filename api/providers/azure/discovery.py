@@ -40,7 +40,7 @@ class AzureDiscoverer:
         """All subscriptions visible to the root's service principal, every page."""
         _, client_id = _principal(auth)
         token = await access_token(auth, settings)
-        base = settings.azure_management_url
+        base = settings.clouds.azure_management_url
         url: str | None = f"{base}/subscriptions?api-version={ARM_API_VERSION}"
         members: list[DiscoveredMember] = []
         try:

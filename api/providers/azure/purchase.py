@@ -86,7 +86,7 @@ class AzurePurchaser:
         try:
             return await clients.http.request(
                 method,
-                f"{settings.azure_management_url}{path}",
+                f"{settings.clouds.azure_management_url}{path}",
                 params={"api-version": API_VERSION},
                 headers={"Authorization": f"Bearer {token}"},
                 json=body,

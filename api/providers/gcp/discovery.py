@@ -54,7 +54,7 @@ class GcpDiscoverer:
         """All active projects under the root project's parent, every page."""
         root = _project_id(auth)
         token, identity = await access_token(auth, settings)
-        base = settings.gcp_api_base_cloudresourcemanager
+        base = settings.clouds.gcp_api_base_cloudresourcemanager
         headers = {"Authorization": f"Bearer {token}"}
         try:
             async with async_client(settings) as http:

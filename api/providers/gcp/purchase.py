@@ -69,7 +69,7 @@ class GcpPurchaser:
 
     def _base(self, auth: AccountAuth, request: PurchaseRequest, settings: Settings) -> str:
         return (
-            f"{settings.gcp_api_base_compute}/compute/v1/projects/{_project(auth)}"
+            f"{settings.clouds.gcp_api_base_compute}/compute/v1/projects/{_project(auth)}"
             f"/regions/{request.region}"
         )
 

@@ -120,6 +120,7 @@ test("a plan's target accounts are saved and shown; a dry run shows each account
   await page.getByRole("option", { name: /prod-payments/ }).click();
   await page.getByRole("option", { name: /prod-analytics/ }).click();
   await page.keyboard.press("Escape");
+  await dialog.getByRole("textbox", { name: "Schedule (cron, optional)", exact: true }).fill("0 6 * * 1");
   await expect(dialog.getByRole("checkbox", { name: /Dry run/ })).toBeChecked();
   await screenshot(page, "plan-editor");
   await dialog.getByRole("button", { name: "Save plan" }).click();
@@ -127,6 +128,7 @@ test("a plan's target accounts are saved and shown; a dry run shows each account
   const row = page.getByRole("row", { name: "Weekly EC2", exact: true });
   await expect(row).toContainText("2 accounts");
   await expect(row).toContainText("dry run");
+  await expect(row).toContainText("0 6 * * 1");
   await screenshot(page, "plans");
 
   // Progress comes from the group's event stream, never from polling the executions list.
@@ -323,6 +325,24 @@ test("a real execution waits for approval: not by its trigger, approved by a sec
   await theirCard.getByRole("button", { name: "Approve" }).click();
   await expect(theirCard).toBeHidden({ timeout: 30_000 });
   await context.close();
+
+  // The simulator refuses m5.xlarge: two lines bought, one failed → partial, with Retry.
+  const bought = page.getByRole("table", { name: "Executions" }).getByRole("row").filter({ hasText: "prod-payments" }).filter({ hasText: "partial" });
+  await expect(bought).toHaveCount(1, { timeout: 30_000 });
+  await bought.getByRole("button", { name: "Lines of prod-payments" }).click();
+  const lines = page.getByRole("table", { name: "Purchase lines of prod-payments" });
+  await expect(lines.getByRole("row").filter({ hasText: "purchased" })).toHaveCount(2);
+  await expect(lines.getByRole("row").filter({ hasText: "m5.xlarge" })).toContainText("InsufficientInstanceCapacity");
+  await screenshot(page, "executions-partial");
+  const retried = page.waitForResponse((r) => r.url().endsWith("/retry") && r.request().method() === "POST");
+  await bought.getByRole("button", { name: "Retry" }).click();
+  const retry = await retried;
+  expect(retry.status()).toBe(202);
+  // Only the line that did not buy is re-attempted: still refused, so the execution stays partial.
+  const reopened = ((await retry.json()) as { executions: { lines: { status: string }[] }[] }).executions;
+  expect(reopened).toHaveLength(1);
+  expect(reopened[0]?.lines.filter((l) => l.status === "purchased")).toHaveLength(2);
+  await expect(bought).toHaveCount(1, { timeout: 30_000 });
 });
 
 test("screenshots of the read pages", async ({ page }) => {
@@ -335,6 +355,7 @@ test("screenshots of the read pages", async ({ page }) => {
     await page.goto(path);
     await expect(page.getByRole("heading", { name: heading, exact: true })).toBeVisible();
     await page.waitForLoadState("networkidle");
+    if (name === "dashboard") await expect(page.getByRole("region", { name: "Upcoming" })).toContainText("Weekly EC2 (0 6 * * 1) · dry run");
     await screenshot(page, name);
     await screenshot(page, `${name}-full-page`, true);
   }

@@ -147,6 +147,9 @@ def main() -> None:
         _arrange_cloud(sim)
         os.environ.update(collect_env(sim))  # Cost Explorer & co. (STS stays on moto)
         purchases.sim.add_key(MOTO_ACCOUNT, key_id)
+        # One instance type the cloud will not sell: a real purchase of moto's account ends
+        # `partial` (the others bought), so the Executions page has a line to Retry.
+        purchases.sim.fail(MOTO_ACCOUNT, "m5.xlarge", "InsufficientInstanceCapacity")
         os.environ["AWS_ENDPOINT_URL_EC2"] = purchases.url  # RI offerings and purchases
         os.environ.update(
             {

@@ -119,7 +119,7 @@ export function DashboardPage() {
               <Table.Tbody>
                 {summary.data.by_account.map((a) => (
                   <Table.Tr key={a.cloud_account_id}>
-                    <Table.Td>
+                    <Table.Td style={{ whiteSpace: "nowrap" }}>
                       {a.account_name} <Text span size="xs" c="dimmed">{a.provider}</Text>
                     </Table.Td>
                     <Table.Td ta="right">{formatMoneyMap(a.potential_monthly_savings)}</Table.Td>

@@ -117,7 +117,7 @@ function Lines({ execution }: { execution: Execution }) {
         {execution.lines.map((line) => (
           <Table.Tr key={line.id}>
             <Table.Td>{line.service}</Table.Td>
-            <Table.Td>
+            <Table.Td style={{ whiteSpace: "nowrap" }}>
               {line.region ?? "—"} · {line.resource_type ?? "—"}
             </Table.Td>
             <Table.Td ta="right">{line.count}</Table.Td>

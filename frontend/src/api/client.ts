@@ -26,6 +26,11 @@ export const session = {
   clear(): void {
     window.localStorage.removeItem(TOKEN_KEY);
   },
+  /** A request answered 401: forget the token and tell the app (it opens the sign-in page). */
+  expired(): void {
+    session.clear();
+    unauthorizedHandler?.();
+  },
   /** Called when any request other than login answers 401 (expired or revoked token). */
   onUnauthorized(handler: (() => void) | null): void {
     unauthorizedHandler = handler;
@@ -40,10 +45,7 @@ const auth: Middleware = {
   },
   onResponse({ request, response }) {
     const path = new URL(request.url).pathname;
-    if (response.status === 401 && path !== "/api/auth/login" && path !== "/api/auth/setup-admin") {
-      session.clear();
-      unauthorizedHandler?.();
-    }
+    if (response.status === 401 && path !== "/api/auth/login" && path !== "/api/auth/setup-admin") session.expired();
     return response;
   },
 };

@@ -33,6 +33,8 @@ export async function streamEvents(path: string, onEvent: (event: StreamEvent) =
     headers: { Accept: "text/event-stream", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
     signal,
   });
+  // A 401 here ends the session like any other request's (SPEC §9: back to sign-in).
+  if (response.status === 401) session.expired();
   if (!response.ok || !response.body) throw new Error(`event stream failed (HTTP ${response.status})`);
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
-from api.config import env_var_for, get_settings
+from api.config import Settings, env_var_for, get_settings
 
 app = typer.Typer(help="CUDly: cloud commitments across many accounts.", no_args_is_help=True)
 admin_app = typer.Typer(help="Manage administrators.", no_args_is_help=True)
@@ -59,26 +59,87 @@ def exit_cleanly_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, exit_now)
 
 
+def worker_count(requested: int | None, settings: Settings) -> int:
+    """--workers, else CUDLY_WORKERS, else WEB_CONCURRENCY, else the CPU count."""
+    import os
+
+    if requested:
+        return requested
+    if settings.server.workers:
+        return settings.server.workers
+    web_concurrency = os.environ.get("WEB_CONCURRENCY", "").strip()
+    if web_concurrency.isdigit() and int(web_concurrency) > 0:
+        return int(web_concurrency)
+    return os.cpu_count() or 1
+
+
 @app.command()
 def serve(
     host: str | None = typer.Option(None, help="Bind address (default CUDLY_HOST)"),
     port: int | None = typer.Option(None, help="Port (default CUDLY_PORT)"),
+    workers: int | None = typer.Option(
+        None, min=1, help="Server processes (default CUDLY_WORKERS, else the CPU count)"
+    ),
 ) -> None:
-    """Run the API server and the SPA (migrates on start unless CUDLY_RUN_MIGRATIONS=false)."""
+    """Run the API server and the SPA (migrates on start unless CUDLY_RUN_MIGRATIONS=false).
+
+    With several workers (processes) this process supervises them: it starts the embedded
+    PostgreSQL (when DATABASE_URL is unset) and migrates once, before any worker starts;
+    a worker that dies is replaced; SIGTERM stops the workers, then the database.
+    """
     import uvicorn
 
     settings = get_settings()
     exit_cleanly_on_sigterm()
-    uvicorn.run(
-        "api.main:app_factory",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        access_log=False,
-        log_config=None,
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host or settings.server.host,
+        "port": port or settings.server.port,
+        "access_log": False,
+        "log_config": None,
         # Forwarding headers are handled in the app, from CUDLY_TRUSTED_PROXIES only.
-        proxy_headers=False,
-    )
+        "proxy_headers": False,
+    }
+    count = worker_count(workers, settings)
+    if count == 1:
+        uvicorn.run("api.main:app_factory", **options)
+        return
+    supervise_workers(uvicorn.Config("api.main:app_factory", workers=count, **options), settings)
+
+
+def supervise_workers(config: Any, settings: Settings) -> None:
+    """Run ``config.workers`` uvicorn workers on one socket; exit 143 after a SIGTERM."""
+    import os
+
+    from uvicorn.supervisors import Multiprocess
+
+    from api.db import database_url
+    from api.migrate import upgrade
+
+    # Once, here: the workers inherit the URL (and never start a database of their own).
+    url = database_url(settings)
+    os.environ["DATABASE_URL"] = url
+    if settings.db.run_migrations:
+        upgrade(url)
+        os.environ["CUDLY_RUN_MIGRATIONS"] = "false"
+    sock = config.bind_socket()
+    supervisor = Multiprocess(config, sockets=[sock])
+    # Multiprocess turns SIGTERM into a graceful stop of every worker; remember it was one.
+    terminated: list[int] = []
+    forward = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        terminated.append(signum)
+        if callable(forward):
+            forward(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        supervisor.run()
+    finally:
+        sock.close()
+    if terminated:
+        sys.exit(128 + signal.SIGTERM)  # the embedded PostgreSQL stops in the exit handlers
 
 
 @app.command()

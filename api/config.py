@@ -75,6 +75,9 @@ class ServerSettings(_Group):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    # Processes of `cudly serve` (each serves requests and claims collection work); unset:
+    # WEB_CONCURRENCY if set, else the CPU count.
+    workers: int | None = Field(default=None, ge=1, le=256)
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.text
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

@@ -605,9 +605,10 @@ class CollectionWorker:
     ) -> list[Claim[ClaimedAccount]]:
         """Claim this worker's room in ``runs`` inside the caller's transaction."""
         settings = self.ctx.settings
+        await xact_lock(session, CLAIM_LOCK)
+        # The time after the lock: a claim is stamped after the finish that made room for it.
         now = utcnow()
         fresh_after = now - timedelta(seconds=settings.collect_stale_after_s)
-        await xact_lock(session, CLAIM_LOCK)
         total, per_worker = await repository.in_flight(session, fresh_after)
         workers = max(1, await claims.live_workers(session))
         limit = settings.max_account_parallelism

@@ -34,7 +34,8 @@ Faults, per account key (AWS account id, Azure subscription id, GCP project id):
 Observing: ``c.calls`` (every :class:`CollectCall`: provider, account key, the identity
 that signed it — AWS access key id and its account, the Azure client id, the GCP
 principal — operation and status), ``c.signers(key)``, ``c.peak_in_flight`` (the most
-collection calls in flight at once; ``c.reset_peak()``), ``c.latency_s`` (added to every
+collection calls in flight at once; ``c.reset_peak()``), ``c.peak_by_account`` (the most
+calls in flight at once per account: above 1, two sweeps of it overlapped), ``c.latency_s`` (added to every
 collection call), ``c.page_size`` (items per page, small by default so paging is used),
 ``c.next_link_base`` (where ARM ``nextLink``s point; default the simulator).
 
@@ -172,6 +173,10 @@ class CollectSim:
             self.next_link_base: str | None = None
             self.in_flight = 0
             self.peak_in_flight = 0
+            # Per account key: calls in flight now and at most. A sweep's calls run one after
+            # another, so a peak above 1 means two sweeps of that account overlapped.
+            self.in_flight_by_account: dict[str, int] = {}
+            self.peak_by_account: dict[str, int] = {}
 
     # --- arranging -----------------------------------------------------------------------
     def aws_key(self, access_key_id: str, account: str) -> None:
@@ -295,14 +300,20 @@ class CollectSim:
                 return fault
         return None
 
-    def _enter(self) -> None:
+    def _enter(self, key: str | None = None) -> None:
         with self._lock:
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            if key is not None:
+                now = self.in_flight_by_account.get(key, 0) + 1
+                self.in_flight_by_account[key] = now
+                self.peak_by_account[key] = max(self.peak_by_account.get(key, 0), now)
 
-    def _leave(self) -> None:
+    def _leave(self, key: str | None = None) -> None:
         with self._lock:
             self.in_flight -= 1
+            if key is not None:
+                self.in_flight_by_account[key] -= 1
 
     def _record(self, call: CollectCall) -> CollectCall:
         with self._lock:
@@ -867,7 +878,7 @@ async def aws_dispatch(request: Request) -> Response:
         if account is not None:  # remembered: a scan of moto's accounts per call is O(N)
             sim.aws_key(access_key_id, account)
     call = sim._record(CollectCall("aws", account, access_key_id, operation, region=region))
-    sim._enter()
+    sim._enter(account)
     try:
         await _latency(sim)
         response = await _aws_answer(
@@ -884,7 +895,7 @@ async def aws_dispatch(request: Request) -> Response:
             )
         )
     finally:
-        sim._leave()
+        sim._leave(account)
     call.status = response.status_code
     return response
 
@@ -1126,12 +1137,12 @@ async def _rest(
     sim = state.collect
     token = _token(request, state)
     call = sim._record(CollectCall(provider, key, token.principal if token else None, operation))
-    sim._enter()
+    sim._enter(key)
     try:
         await _latency(sim)
         response = await _rest_answer(request, provider, key, operation, token, answer)
     finally:
-        sim._leave()
+        sim._leave(key)
     call.status = response.status_code
     return response
 

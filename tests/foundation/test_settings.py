@@ -105,7 +105,7 @@ def test_flat_names_construct_and_copy_into_groups() -> None:
 
 def test_every_setting_has_one_environment_name() -> None:
     names = env_var_names()
-    assert len(names) == 55
+    assert len(names) == 56  # + CUDLY_WORKERS
     assert {
         "CUDLY_ENV",
         "CUDLY_DB_POOL_SIZE",

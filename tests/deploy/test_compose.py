@@ -116,6 +116,19 @@ def test_api_service(compose: dict[str, Any]) -> None:
     assert str(env["CUDLY_PORT"]) == "8080"
 
 
+def test_two_api_replicas_share_one_database(compose: dict[str, Any]) -> None:
+    api = compose["services"]["api"]
+    assert api["deploy"]["replicas"] == 2
+    assert "container_name" not in api, "a fixed name would stop the second replica"
+    # One host port per replica, both onto the container's 8080.
+    [ports] = api["ports"]
+    host, container = str(ports).rsplit(":", 1)
+    first, last = (int(p) for p in host.split("-"))
+    assert container == "8080" and last - first + 1 == api["deploy"]["replicas"]
+    assert "@db:5432/cudly" in _environment(api)["DATABASE_URL"]
+    assert "CUDLY_WORKERS" in _environment(api)  # processes per replica, from .env
+
+
 def test_every_variable_passed_to_the_api_is_a_setting(compose: dict[str, Any]) -> None:
     settings = setting_names()
     api = compose["services"]["api"]

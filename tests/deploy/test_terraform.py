@@ -221,6 +221,25 @@ def test_max_account_parallelism_defaults_to_10_and_reaches_the_container(
     )
 
 
+def test_replicas_and_workers_are_variables_reaching_the_service(
+    service: dict[str, list[Any]],
+) -> None:
+    variables = _named(service, "variable")
+    assert variables["desired_count"]["default"] == 2
+    assert variables["workers"]["default"] is None and "number" in variables["workers"]["type"]
+    environment = str(
+        next(local["environment"] for local in service["locals"] if "environment" in local)
+    )
+    assert re.search(
+        r"CUDLY_WORKERS['\"]?\s*[=:]\s*['\"]?(\$\{)?tostring\(local\.workers\)", environment
+    )
+    workers = str(next(local["workers"] for local in service["locals"] if "workers" in local))
+    assert "var.workers" in workers and "var.task_cpu / 1024" in workers
+    [ecs] = _typed(service, "resource", "aws_ecs_service").values()
+    assert "var.desired_count" in str(ecs["desired_count"])
+    assert {"replicas", "workers_per_replica"} <= set(_named(service, "output"))
+
+
 def test_database_is_encrypted_private_backed_up_and_protected(
     service: dict[str, list[Any]],
 ) -> None:

@@ -24,6 +24,7 @@ module "cudly" {
   credential_decrypt_only_keys = var.credential_decrypt_only_keys
   max_account_parallelism      = var.max_account_parallelism
   desired_count                = var.desired_count
+  workers                      = var.workers
   purchases_enabled            = var.purchases_enabled
   enable_org_discovery         = var.enable_org_discovery
   target_role_arns             = concat(var.target_role_arns, [module.self_role.role_arn])

@@ -32,3 +32,8 @@ output "encryption_key_secret_arn" {
   description = "Secret holding the credential encryption key."
   value       = module.cudly.encryption_key_secret_arn
 }
+
+output "processes" {
+  description = "Server processes sharing each collection run: replicas x workers per replica."
+  value       = module.cudly.replicas * module.cudly.workers_per_replica
+}

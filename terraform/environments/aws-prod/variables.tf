@@ -59,9 +59,15 @@ variable "max_account_parallelism" {
 }
 
 variable "desired_count" {
-  description = "Number of CUDly tasks."
+  description = "Number of CUDly tasks (replicas); all of them share each collection run."
   type        = number
   default     = 2
+}
+
+variable "workers" {
+  description = "Server processes per task (CUDLY_WORKERS); null: one per vCPU of the task."
+  type        = number
+  default     = null
 }
 
 variable "purchases_enabled" {

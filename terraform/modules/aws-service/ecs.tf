@@ -17,6 +17,9 @@ data "aws_subnet" "load_balancer" {
 }
 
 locals {
+  # One process per vCPU unless told otherwise: the sweep work per account is CPU-bound.
+  workers = var.workers != null ? var.workers : max(1, floor(var.task_cpu / 1024))
+
   environment = merge(
     var.extra_environment,
     {
@@ -26,6 +29,7 @@ locals {
       CUDLY_LOG_FORMAT                     = "json"
       CUDLY_RUN_MIGRATIONS                 = tostring(var.run_migrations_on_start)
       CUDLY_MAX_ACCOUNT_PARALLELISM        = tostring(var.max_account_parallelism)
+      CUDLY_WORKERS                        = tostring(local.workers)
       CUDLY_PURCHASES_ENABLED              = tostring(var.purchases_enabled)
       CUDLY_AWS_REGION                     = local.region
       CUDLY_TRUSTED_PROXIES                = join(",", sort([for subnet in data.aws_subnet.load_balancer : subnet.cidr_block]))

@@ -67,3 +67,13 @@ output "log_group_name" {
   description = "CloudWatch log group of the service."
   value       = aws_cloudwatch_log_group.this.name
 }
+
+output "replicas" {
+  description = "Number of CUDly tasks (desired_count)."
+  value       = var.desired_count
+}
+
+output "workers_per_replica" {
+  description = "Server processes per task (CUDLY_WORKERS); replicas x workers_per_replica processes share each collection run."
+  value       = local.workers
+}

@@ -67,13 +67,24 @@ variable "alb_access_logs_bucket" {
 }
 
 variable "desired_count" {
-  description = "Number of CUDly tasks. Several replicas are safe: sessions live in the database and a PostgreSQL advisory lock lets exactly one replica run each collection cycle."
+  description = "Number of CUDly tasks (replicas) on the one database. Every task's processes claim their share of each collection run's accounts from PostgreSQL (CUDLY_MAX_ACCOUNT_PARALLELISM stays a bound across all of them); sessions live in the database and an advisory lock lets exactly one replica start each collection cycle. Sizing: docs/operations.md, scaling."
   type        = number
   default     = 2
 
   validation {
     condition     = var.desired_count >= 1
     error_message = "desired_count must be at least 1."
+  }
+}
+
+variable "workers" {
+  description = "Server processes per task (CUDLY_WORKERS); each serves requests and claims collection work. null: one per vCPU of task_cpu (task_cpu / 1024, at least 1)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.workers == null ? true : (var.workers >= 1 && var.workers <= 64 && floor(var.workers) == var.workers)
+    error_message = "workers must be null or an integer between 1 and 64."
   }
 }
 

@@ -87,7 +87,7 @@ async def _events(
         if now - last_output >= KEEPALIVE_S:
             last_output = now
             yield ": keep-alive\n\n"
-        if now - last_stale_check >= settings.collect_stale_after_s / 2:
+        if now - last_stale_check >= settings.scheduler.collect_stale_after_s / 2:
             last_stale_check = now
             await close_stale_runs(write_maker, settings)  # its runner may have died
         if waker is not None and listener is not None and listener.connected.is_set():

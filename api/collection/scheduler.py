@@ -109,7 +109,7 @@ class CollectionRunner:
             async with unit_of_work(self.ctx.maker) as session:
                 latest = await repository.latest_run_started_at(session)
             due = latest is None or utcnow() - latest >= timedelta(
-                seconds=settings.collect_interval
+                seconds=settings.scheduler.collect_interval
             )
             if not due:
                 return None
@@ -135,7 +135,10 @@ class CollectionRunner:
 
     async def _loop(self) -> None:
         settings = self.ctx.settings
-        tick = max(0.2, min(settings.collect_interval, settings.collect_stale_after_s / 2))
+        tick = max(
+            0.2,
+            min(settings.scheduler.collect_interval, settings.scheduler.collect_stale_after_s / 2),
+        )
         while True:
             try:
                 await self.cycle_once()
@@ -174,7 +177,7 @@ async def _start(app: FastAPI) -> None:
     runner = CollectionRunner(ctx, app.state.engine)
     app.state.collection = runner
     await runner.worker.start()
-    if app.state.settings.scheduler_enabled:
+    if app.state.settings.scheduler.enabled:
         runner.start_scheduler()
 
 

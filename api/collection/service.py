@@ -121,7 +121,7 @@ class CollectionContext:
 
     def __post_init__(self) -> None:
         # Half the pool for background steps; requests keep the other half and the overflow.
-        self.db_slots = asyncio.Semaphore(max(1, self.settings.db_pool_size // 2))
+        self.db_slots = asyncio.Semaphore(max(1, self.settings.db.pool_size // 2))
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ class StartedRun:
 async def close_stale_runs(maker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
     """Close as failed every running run whose heartbeat went stale (its process died)."""
     now = utcnow()
-    stale_before = now - timedelta(seconds=settings.collect_stale_after_s)
+    stale_before = now - timedelta(seconds=settings.scheduler.collect_stale_after_s)
     async with unit_of_work(maker) as session:
         stale = await repository.stale_run_ids(session, stale_before)
         for run_id in stale:
@@ -141,7 +141,7 @@ async def close_stale_runs(maker: async_sessionmaker[AsyncSession], settings: Se
                 session,
                 run_id,
                 "every server process working on this collection stopped (no heartbeat "
-                f"for {settings.collect_stale_after_s:g} s); start a new refresh",
+                f"for {settings.scheduler.collect_stale_after_s:g} s); start a new refresh",
                 now,
             )
     for run_id in stale:
@@ -235,7 +235,7 @@ def _error_text(
 ) -> tuple[RunAccountStatus, str]:
     if outcome.timed_out:
         return RunAccountStatus.timeout, (
-            f"no complete answer within {settings.account_timeout_s:g} s "
+            f"no complete answer within {settings.scheduler.account_timeout_s:g} s "
             "(CUDLY_ACCOUNT_TIMEOUT_S): the cloud was slow or unreachable; the previous "
             "recommendations are kept"
         )
@@ -475,7 +475,7 @@ class CollectionWorker:
             bind.url,
             CHANNEL,
             self.worker_id,
-            connect_timeout_s=ctx.settings.db_connect_timeout_s,
+            connect_timeout_s=ctx.settings.db.connect_timeout_s,
         )
         wanted = "start:" if run_id is None else f"start:{run_id}"
         self.loop: ClaimLoop[ClaimedAccount, AccountResult] = ClaimLoop(
@@ -485,8 +485,8 @@ class CollectionWorker:
             heartbeat=self._heartbeat,
             release=self._release,
             waker=self.listener.waker(lambda payload: payload.startswith(wanted)),
-            timeout_s=ctx.settings.account_timeout_s,
-            heartbeat_s=ctx.settings.collect_heartbeat_s,
+            timeout_s=ctx.settings.scheduler.account_timeout_s,
+            heartbeat_s=ctx.settings.scheduler.collect_heartbeat_s,
             poll_s=POLL_S,
             batch_context=self._batch_context,
         )
@@ -608,10 +608,10 @@ class CollectionWorker:
         await xact_lock(session, CLAIM_LOCK)
         # The time after the lock: a claim is stamped after the finish that made room for it.
         now = utcnow()
-        fresh_after = now - timedelta(seconds=settings.collect_stale_after_s)
+        fresh_after = now - timedelta(seconds=settings.scheduler.collect_stale_after_s)
         total, per_worker = await repository.in_flight(session, fresh_after)
         workers = max(1, await claims.live_workers(session))
-        limit = settings.max_account_parallelism
+        limit = settings.scheduler.max_account_parallelism
         share = math.ceil(limit / workers)
         room = min(limit - total, share - per_worker.get(self.worker_id, 0))
         claimed: list[ClaimedAccount] = []

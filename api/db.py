@@ -6,13 +6,15 @@ Services ``flush()`` when they need ids and never commit. Read-only endpoints ta
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar, TypeVarTuple, overload
 
 from fastapi import Depends, Request
-from sqlalchemy import Executable, Result, ScalarResult, text
+from sqlalchemy import Executable, Result, ScalarResult, event, text
 from sqlalchemy.engine.interfaces import _CoreAnyExecuteParams
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -98,13 +100,19 @@ def database_url(settings: Settings) -> str:
     return start_embedded_postgres(settings.data_dir)
 
 
+# A pooled connection idle longer than this is pinged (one round trip) before it is reused;
+# one reused sooner is checked locally only (docs/benchmarks.md, "pool liveness").
+POOL_PING_IDLE_S = 5.0
+
+
 def create_engine(url: str, settings: Settings) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_timeout=settings.db_pool_timeout_s,
-        pool_pre_ping=True,  # a restarted database is reconnected transparently
+        # Not pool_pre_ping (BEGIN, ping, ROLLBACK: three round trips per checkout):
+        # _check_liveness below reconnects a restarted database just as transparently.
         pool_recycle=1800,
         # Errors and logs never carry bound values (a blob, an email, a token hash).
         hide_parameters=True,
@@ -114,6 +122,38 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
             "server_settings": {"application_name": "cudly", "timezone": "UTC"},
         },
     )
+    _check_liveness(engine, timeout_s=settings.db_connect_timeout_s)
+    return engine
+
+
+def _check_liveness(engine: AsyncEngine, *, timeout_s: float) -> None:
+    """Hand out only live connections, at no round trip for one that was just in use.
+
+    On checkout: a connection the server closed (a restart, a terminated backend: asyncpg
+    sees the socket close) is replaced at once, locally; one idle for
+    ``POOL_PING_IDLE_S`` or more is also pinged with an empty simple query (one round trip,
+    against a peer that vanished without closing). Either failure raises
+    ``DisconnectionError``, on which the pool reconnects and retries, as pre-ping does.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _idle_from(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _alive(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None:
+            return  # just connected
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the server closed this connection")
+        if time.monotonic() - idle_since < POOL_PING_IDLE_S:
+            return
+        try:
+            dbapi_connection.run_async(lambda c: c.execute(";", timeout=timeout_s))
+        except Exception as exc:
+            raise DisconnectionError("the idle connection did not answer") from exc
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -158,13 +198,43 @@ async def unit_of_work(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator
 
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncReadSession]:
-    """A read-only session per request; its transaction is rolled back when the endpoint returns."""
+    """A read-only session per request; its transaction is rolled back when the endpoint returns.
+
+    The caller's authentication reads on it too (see :func:`request_read_session`), so a read
+    request holds one pooled connection in one transaction; work queued with
+    :func:`after_read_session` runs once that connection is back in the pool.
+    """
     maker: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
-    async with maker() as session:
-        try:
-            yield AsyncReadSession(session)
-        finally:
-            await session.rollback()
+    after: list[Callable[[], Awaitable[None]]] = []
+    try:
+        async with maker() as session:
+            reader = AsyncReadSession(session)
+            request.state.read_session = reader
+            request.state.after_read_session = after
+            try:
+                yield reader
+            finally:
+                request.state.read_session = None
+                await session.rollback()
+    finally:
+        for work in after:
+            await work()
+
+
+def request_read_session(request: Request) -> AsyncReadSession | None:
+    """The request's open read session when a dependency solved before this one opened it.
+
+    FastAPI solves an endpoint's dependencies in parameter order: ``session: ReadSessionDep``
+    declared before the grant lets authentication share its connection and transaction.
+    """
+    reader: AsyncReadSession | None = getattr(request.state, "read_session", None)
+    return reader
+
+
+def after_read_session(request: Request, work: Callable[[], Awaitable[None]]) -> None:
+    """Run ``work`` once the request's read session has released its connection (a write
+    there would need a second connection while the first is held: a pool deadlock risk)."""
+    request.state.after_read_session.append(work)
 
 
 # scope="function": commit before the response is sent, so a failed commit is the client's error.

@@ -4,9 +4,10 @@ Through the real app (httpx + ASGI, auth, scoping, Pydantic, middleware), agains
 Starlette + asyncpg handler that runs exactly the same SQL: the statements the app sent for
 that request are captured from the engine and replayed by the baseline, which returns the
 rows as JSON. Both run in the same process, on the same embedded PostgreSQL (tmpfs), in the
-same run; median and p99 latency of sequential requests, requests/s at CONCURRENCY. A second
-baseline also replays the app's authentication statements (session and group lookup), so
-the ratio against it shows what the framework itself costs.
+same run; median and p99 latency of sequential requests, requests/s at CONCURRENCY. Both
+clients send the same URL, query string included. A second baseline also replays the app's
+authentication statement (token, user and groups in one), so the ratio against it shows what
+the framework itself costs.
 
 ``python -m bench.bench_dashboard --explain`` also prints EXPLAIN (ANALYZE, BUFFERS) of the
 heaviest statements (docs/benchmarks.md).
@@ -226,10 +227,15 @@ async def seed(dsn: str) -> list[uuid.UUID]:
 
 @dataclass
 class Captured:
+    """The statements the engine runs — in ``task`` only when given (the request's: httpx's
+    ASGI transport runs it in the caller's task; the app's background loops have their own)."""
+
     statements: list[tuple[str, tuple[Any, ...]]]
+    task: asyncio.Task[Any] | None = None
 
     def record(self, conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        self.statements.append((statement, tuple(parameters or ())))
+        if self.task is None or asyncio.current_task() is self.task:
+            self.statements.append((statement, tuple(parameters or ())))
 
 
 def baseline_app(
@@ -338,7 +344,7 @@ async def run(explain: bool) -> tuple[list[Result], dict[str, str]]:
                     {"account_ids": fifty, "provider": "aws", "limit": 50},
                 )
             # Record every statement the app's engine runs, for the baseline to replay.
-            captured = Captured(statements=[])
+            captured = Captured(statements=[], task=asyncio.current_task())
             engine = app.state.engine.sync_engine
             event.listen(engine, "before_cursor_execute", captured.record)
             sql: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
@@ -376,11 +382,17 @@ async def run(explain: bool) -> tuple[list[Result], dict[str, str]]:
                         ) -> Awaitable[httpx.Response]:
                             return client.get(path, params=params, headers=headers)
 
-                        def bare_call(index: int = index) -> Awaitable[httpx.Response]:
-                            return bare_client.get(f"/{index}")
+                        # The same query string (the bare handler ignores it): building a
+                        # URL with 50 UUIDs costs the client as much as a small page.
+                        def bare_call(
+                            index: int = index, params: dict[str, Any] = params
+                        ) -> Awaitable[httpx.Response]:
+                            return bare_client.get(f"/{index}", params=params)
 
-                        def bare_auth_call(index: int = index) -> Awaitable[httpx.Response]:
-                            return bare_client.get(f"/{index}+auth")
+                        def bare_auth_call(
+                            index: int = index, params: dict[str, Any] = params
+                        ) -> Awaitable[httpx.Response]:
+                            return bare_client.get(f"/{index}+auth", params=params)
 
                         app_median, app_p99 = await _sequential(app_call, SEQUENTIAL)
                         bare_median, bare_p99 = await _sequential(bare_call, SEQUENTIAL)

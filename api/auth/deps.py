@@ -7,6 +7,7 @@ re-implement authentication or scoping.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,6 +15,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from api.auth import service
 from api.auth.permissions import AccountScope, Principal
+from api.db import after_read_session, request_read_session
 from api.enums import Action, Resource
 from api.errors import Forbidden, Unauthorized
 
@@ -30,8 +32,9 @@ async def current_principal(
 
     An ``Authorization`` header that is present but not a bearer credential is an error, never
     silently skipped in favour of another header. ``X-API-Key`` takes API keys only. The
-    lookup uses a short session of its own, so it adds no connection (and no write
-    transaction) to the endpoint's.
+    lookup reads on the endpoint's read session when it declared one before its grant (one
+    connection, one transaction per request), else on a short session of its own; it adds no
+    connection (and no write transaction) to the endpoint's.
     """
     if "authorization" in request.headers and bearer is None:
         raise Unauthorized("the Authorization header must be 'Bearer <token or API key>'")
@@ -40,12 +43,19 @@ async def current_principal(
         raise Unauthorized(
             "authentication required: send Authorization: Bearer <token> or X-API-Key"
         )
-    principal = await service.resolve_principal(
+    reader = request_read_session(request)
+    principal, touch_due = await service.resolve_principal(
         request.app.state.read_sessionmaker,
-        request.app.state.sessionmaker,
         secret,
         api_key_only=bearer is None,
+        reader=reader,
     )
+    if touch_due and principal.api_key_id is not None:
+        touch = partial(service.touch_api_key, request.app.state.sessionmaker, principal.api_key_id)
+        if reader is None:
+            await touch()
+        else:
+            after_read_session(request, touch)
     request.state.principal = principal
     return principal
 

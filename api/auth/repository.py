@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ScalarSelect, delete, func, literal_column, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,29 +32,46 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _principal(
-    session: Readable,
-    user: User,
+def _groups_of_user() -> ScalarSelect[Any]:
+    """The outer query's user's groups: one JSON array of ``[group id, permissions]``.
+
+    A correlated subquery, so the token, the user and every permission come back in the
+    statement that checks the token: one round trip per request, read afresh every time (a
+    revoked token, a disabled user or a changed group takes effect on the next request).
+    """
+    pair = func.jsonb_build_array(Group.id, Group.permissions)
+    return (
+        select(
+            func.coalesce(
+                func.jsonb_agg(aggregate_order_by(pair, Group.id)),
+                literal_column("'[]'::jsonb"),
+                type_=JSONB,
+            )
+        )
+        .select_from(UserGroup)
+        .join(Group, Group.id == UserGroup.group_id)
+        .where(UserGroup.user_id == User.id)
+        .scalar_subquery()
+    )
+
+
+def _principal(
+    user_id: uuid.UUID,
+    email: str,
+    role: str,
+    groups: list[list[Any]],
     *,
     session_id: uuid.UUID | None = None,
     api_key_id: uuid.UUID | None = None,
 ) -> Principal:
-    rows = (
-        await session.execute(
-            select(Group.id, Group.permissions)
-            .join(UserGroup, UserGroup.group_id == Group.id)
-            .where(UserGroup.user_id == user.id)
-        )
-    ).all()
-    permissions = tuple(Permission.model_validate(p) for _, perms in rows for p in perms)
     return Principal(
-        user_id=user.id,
-        email=user.email,
-        role=Role(user.role),
-        permissions=permissions,
+        user_id=user_id,
+        email=email,
+        role=Role(role),
+        permissions=tuple(Permission.model_validate(p) for _, perms in groups for p in perms),
         session_id=session_id,
         api_key_id=api_key_id,
-        group_ids=tuple(group_id for group_id, _ in rows),
+        group_ids=tuple(uuid.UUID(group_id) for group_id, _ in groups),
     )
 
 
@@ -62,7 +81,7 @@ async def principal_for_session(
     """The principal of a live login token, and ``False`` (nothing to touch)."""
     row = (
         await session.execute(
-            select(Session.id, User)
+            select(Session.id, User.id, User.email, User.role, _groups_of_user())
             .join(User, User.id == Session.user_id)
             .where(
                 Session.token_hash == token_hash,
@@ -74,8 +93,8 @@ async def principal_for_session(
     ).first()
     if row is None:
         return None
-    session_id, user = row
-    return await _principal(session, user, session_id=session_id), False
+    session_id, user_id, email, role, groups = row
+    return _principal(user_id, email, role, groups, session_id=session_id), False
 
 
 async def principal_for_api_key(session: Readable, key_hash: str) -> tuple[Principal, bool] | None:
@@ -86,7 +105,7 @@ async def principal_for_api_key(session: Readable, key_hash: str) -> tuple[Princ
     )
     row = (
         await session.execute(
-            select(ApiKey.id, stale, User)
+            select(ApiKey.id, stale, User.id, User.email, User.role, _groups_of_user())
             .join(User, User.id == ApiKey.user_id)
             .where(
                 ApiKey.key_hash == key_hash,
@@ -98,8 +117,8 @@ async def principal_for_api_key(session: Readable, key_hash: str) -> tuple[Princ
     ).first()
     if row is None:
         return None
-    key_id, due, user = row
-    return await _principal(session, user, api_key_id=key_id), bool(due)
+    key_id, due, user_id, email, role, groups = row
+    return _principal(user_id, email, role, groups, api_key_id=key_id), bool(due)
 
 
 async def touch_api_key(session: AsyncSession, key_id: uuid.UUID) -> None:

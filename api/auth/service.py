@@ -190,16 +190,18 @@ async def login(
 
 async def resolve_principal(
     read_maker: async_sessionmaker[AsyncSession],
-    maker: async_sessionmaker[AsyncSession],
     secret: str,
     *,
     api_key_only: bool,
-) -> Principal:
+    reader: AsyncReadSession | None = None,
+) -> tuple[Principal, bool]:
     """The caller behind a login token or API key; 401 when it is unknown, expired or revoked.
 
-    Looked up on a short read session released before the endpoint runs, so a request
-    holds one pooled connection at a time. An API key's ``last_used_at`` is written at
-    most once a minute, in a transaction of its own.
+    One statement (token, user and every group's permissions), read afresh on each request:
+    on ``reader``, the request's own read session, when the endpoint has one, else on a short
+    read session released before the endpoint runs — a request holds one pooled connection
+    at a time. Also says whether the API key's ``last_used_at`` is due (:func:`touch_api_key`,
+    at most once a minute, in a transaction of its own).
     """
     if len(secret) > 256:
         raise Unauthorized(INVALID_CREDENTIALS)
@@ -207,20 +209,23 @@ async def resolve_principal(
     if api_key_only and not is_key:
         raise Unauthorized("X-API-Key accepts API keys only: send a login token as a Bearer token")
     digest = hash_token(secret)
-    async with read_maker() as session:
-        reader = AsyncReadSession(session)
-        if is_key:
-            found = await repository.principal_for_api_key(reader, digest)
-        else:
-            found = await repository.principal_for_session(reader, digest)
-        await session.rollback()
+    lookup = repository.principal_for_api_key if is_key else repository.principal_for_session
+    if reader is not None:
+        found = await lookup(reader, digest)
+    else:
+        async with read_maker() as session:
+            found = await lookup(AsyncReadSession(session), digest)
+            await session.rollback()
     if found is None:
         raise Unauthorized(INVALID_CREDENTIALS)
     principal, stale = found
-    if stale and principal.api_key_id is not None:
-        async with unit_of_work(maker) as session:
-            await repository.touch_api_key(session, principal.api_key_id)
-    return principal
+    return principal, stale and principal.api_key_id is not None
+
+
+async def touch_api_key(maker: async_sessionmaker[AsyncSession], key_id: uuid.UUID) -> None:
+    """Record that the API key was just used (``last_used_at``)."""
+    async with unit_of_work(maker) as session:
+        await repository.touch_api_key(session, key_id)
 
 
 async def logout(session: AsyncSession, principal: Principal) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from api.enums import Action, ExecutionStatus, Resource
 from api.errors import ErrorBody
 from api.kit.account_ids import AccountIdsFilter
 from api.purchases import approvals, events, service
+from api.purchases.listen import ExecutionNotifications
 from api.purchases.runner import Runner
 from api.purchases.schemas import (
     ApprovalRead,
@@ -31,7 +33,11 @@ router = APIRouter(tags=["executions"])
 CanView = Annotated[Grant, Depends(Require(Action.view, Resource.plans))]
 CanExecute = Annotated[Grant, Depends(Require(Action.execute, Resource.plans))]
 CanApprove = Annotated[Grant, Depends(Require(Action.approve, Resource.plans))]
-EVENT_POLL_S = 0.5
+# The stream re-reads its group on each notification; without one, every EVENT_POLL_S (or
+# EVENT_DEAF_POLL_S while the process cannot listen), and never more often than EVENT_MIN_READ_S.
+EVENT_POLL_S = 5.0
+EVENT_DEAF_POLL_S = 0.5
+EVENT_MIN_READ_S = 0.1
 
 
 def _runner(request: Request) -> Runner:
@@ -152,34 +158,54 @@ async def execution_events(
 ) -> StreamingResponse:
     """``text/event-stream``: one ``execution`` event per finished execution (those already
     finished first), then a final ``group`` event, then the stream closes. Read from the
-    database, so it works whichever process runs the executions."""
+    database — re-read whenever a notification says the group changed (whichever process or
+    replica changed it), and every ``EVENT_POLL_S`` in case one was lost."""
     await service.group_state(session, grant.scope, group_id)  # 404 / 403 before streaming
     maker = request.app.state.read_sessionmaker
+    notifications: ExecutionNotifications | None = getattr(
+        request.app.state, "execution_notifications", None
+    )
 
     async def stream() -> AsyncIterator[str]:
         sent: set[uuid.UUID] = set()
-        while True:
-            async with maker() as raw:
-                try:
-                    executions, summary = await service.group_state(
-                        AsyncReadSession(raw), grant.scope, group_id
+        loop = asyncio.get_running_loop()
+        with contextlib.ExitStack() as stack:
+            changed = (
+                stack.enter_context(notifications.watch(group_id))
+                if notifications is not None
+                else asyncio.Event()
+            )
+            while True:
+                # Listening before reading: a change after this read wakes the wait below.
+                listening = notifications is not None and await notifications.ensure()
+                changed.clear()
+                read_at = loop.time()
+                async with maker() as raw:
+                    try:
+                        executions, summary = await service.group_state(
+                            AsyncReadSession(raw), grant.scope, group_id
+                        )
+                    finally:
+                        await raw.rollback()
+                for execution in executions:
+                    if execution.id in sent or execution.status in (
+                        ExecutionStatus.pending,
+                        ExecutionStatus.running,
+                    ):
+                        continue
+                    sent.add(execution.id)
+                    yield _event("execution", execution.model_dump_json())
+                if summary is not None:
+                    yield _event("group", json.dumps(summary.model_dump(mode="json")))
+                    return
+                if await request.is_disconnected():
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        changed.wait(), EVENT_POLL_S if listening else EVENT_DEAF_POLL_S
                     )
-                finally:
-                    await raw.rollback()
-            for execution in executions:
-                if execution.id in sent or execution.status in (
-                    ExecutionStatus.pending,
-                    ExecutionStatus.running,
-                ):
-                    continue
-                sent.add(execution.id)
-                yield _event("execution", execution.model_dump_json())
-            if summary is not None:
-                yield _event("group", json.dumps(summary.model_dump(mode="json")))
-                return
-            if await request.is_disconnected():
-                return
-            await asyncio.sleep(EVENT_POLL_S)
+                # A busy group notifies per execution: read it at most this often.
+                await asyncio.sleep(max(0.0, read_at + EVENT_MIN_READ_S - loop.time()))
 
     return StreamingResponse(
         stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth.permissions import AccountScope
 from api.db import Readable
 from api.enums import ApprovalStatus, ExecutionStatus, PurchaseLineStatus, PurchaseStatus
+from api.kit.locks import xact_lock
 from api.models import (
     CloudAccount,
     PurchaseApproval,
@@ -141,6 +142,80 @@ async def claim_execution(
     return result.scalar_one_or_none() is not None
 
 
+CLAIM_LOCK = "purchases.claim"
+
+
+def _stale(stale_after_s: float) -> Any:
+    return or_(
+        PurchaseExecution.heartbeat_at.is_(None),
+        PurchaseExecution.heartbeat_at < func.now() - timedelta(seconds=stale_after_s),
+    )
+
+
+async def claim_next(
+    session: AsyncSession,
+    worker: str,
+    *,
+    stale_after_s: float,
+    parallelism: int,
+    holding: Sequence[uuid.UUID] = (),
+) -> uuid.UUID | None:
+    """Claim the oldest claimable execution for ``worker`` — or None when there is none, or
+    when ``parallelism`` executions are already in flight across every process.
+
+    Claimable: ``pending``, or ``running`` with a stale heartbeat (its worker died: the
+    claimer reconciles its in-flight lines first) — never one in ``holding``, which this
+    worker is still running (its heartbeat may lag under load, but it is alive). In flight:
+    ``running`` with a fresh heartbeat. The count and the claim happen under one transaction advisory lock, so two
+    claimers can never both take the last free slot; ``FOR UPDATE SKIP LOCKED`` passes over
+    rows another transaction is changing (a heartbeat, a finish) instead of waiting for them.
+    """
+    await xact_lock(session, CLAIM_LOCK)
+    in_flight = await session.execute(
+        select(func.count())
+        .select_from(PurchaseExecution)
+        .where(
+            PurchaseExecution.status == ExecutionStatus.running.value,
+            ~_stale(stale_after_s),
+        )
+    )
+    if int(in_flight.scalar_one()) >= parallelism:
+        return None
+    candidate_query = (
+        select(PurchaseExecution.id)
+        .where(
+            or_(
+                PurchaseExecution.status == ExecutionStatus.pending.value,
+                and_(
+                    PurchaseExecution.status == ExecutionStatus.running.value,
+                    _stale(stale_after_s),
+                ),
+            )
+        )
+        .order_by(PurchaseExecution.created_at, PurchaseExecution.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if holding:
+        candidate_query = candidate_query.where(PurchaseExecution.id.not_in(list(holding)))
+    candidate = await session.execute(candidate_query)
+    execution_id = candidate.scalar_one_or_none()
+    if execution_id is None:
+        return None
+    await session.execute(
+        update(PurchaseExecution)
+        .where(PurchaseExecution.id == execution_id)
+        .values(
+            status=ExecutionStatus.running.value,
+            claimed_by=worker,
+            heartbeat_at=func.now(),
+            # The moment of the claim (after the count), not the transaction's start.
+            started_at=func.coalesce(PurchaseExecution.started_at, func.clock_timestamp()),
+        )
+    )
+    return execution_id
+
+
 async def heartbeat(session: AsyncSession, execution_id: uuid.UUID, worker: str) -> bool:
     """Refresh the claim; False when another worker has taken the execution over."""
     result = await session.execute(
@@ -176,34 +251,6 @@ async def finish_execution(
         .returning(PurchaseExecution.id)
     )
     return result.scalar_one_or_none() is not None
-
-
-async def recoverable_executions(
-    session: AsyncSession, stale_after_s: float, pending_after_s: float
-) -> list[uuid.UUID]:
-    """Running executions whose worker stopped beating, and pending ones nobody started."""
-    now = func.now()
-    result = await session.execute(
-        select(PurchaseExecution.id)
-        .where(
-            or_(
-                and_(
-                    PurchaseExecution.status == ExecutionStatus.running.value,
-                    or_(
-                        PurchaseExecution.heartbeat_at.is_(None),
-                        PurchaseExecution.heartbeat_at < now - timedelta(seconds=stale_after_s),
-                    ),
-                ),
-                and_(
-                    PurchaseExecution.status == ExecutionStatus.pending.value,
-                    PurchaseExecution.created_at < now - timedelta(seconds=pending_after_s),
-                ),
-            )
-        )
-        .order_by(PurchaseExecution.created_at)
-        .limit(1000)
-    )
-    return list(result.scalars())
 
 
 async def reopen_execution(session: AsyncSession, execution_id: uuid.UUID) -> bool:

@@ -24,7 +24,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -66,6 +66,7 @@ from api.purchases import events, repository
 from api.purchases.approvals import expire_due, matches_pin
 from api.purchases.approvals import totals as approval_totals
 from api.purchases.events import ExecutionEvent
+from api.purchases.listen import ExecutionNotifications
 from api.service_config.merge import EffectiveServiceConfig
 from api.service_config.service import effective_configs
 from api.telemetry import metrics, tracing
@@ -78,6 +79,7 @@ PURCHASES_DISABLED = (
     "(set CUDLY_PURCHASES_ENABLED=true to buy)"
 )
 SCHEDULER_LOCK = "purchases.scheduler"
+POLL_S = 5.0  # the worker's fallback poll when no notification arrives
 UNIT_SERVICES = frozenset({"savings-plans"})  # sized in money per hour, not whole units
 _ONE = Decimal(1)
 _HUNDRED = Decimal(100)
@@ -94,7 +96,14 @@ def worker_name() -> str:
 
 @dataclass
 class Runner:
-    """What background execution needs; one per process (``app.state.purchase_runner``)."""
+    """What background execution needs; one per process (``app.state.purchase_runner``).
+
+    The executions of every group are one work queue in ``purchase_executions``, shared by
+    every process of every replica: :meth:`kick` claims what this process may run now (the
+    global ``CUDLY_MAX_ACCOUNT_PARALLELISM`` bound is checked at claim time, see
+    :func:`repository.claim_next`) and runs it through the shared fan-out; a freed slot, a
+    notification (``listen.py``) or the poll kicks again.
+    """
 
     maker: async_sessionmaker[AsyncSession]
     settings: Settings
@@ -102,54 +111,121 @@ class Runner:
     clients: ProviderClients
     worker: str = field(default_factory=worker_name)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    notifications: ExecutionNotifications | None = None
+    _claiming: asyncio.Task[None] | None = field(default=None, repr=False)
+    _again: bool = field(default=False, repr=False)
+    _holding: set[uuid.UUID] = field(default_factory=set, repr=False)
 
-    def spawn(self, execution_ids: Sequence[uuid.UUID]) -> asyncio.Task[Any]:
-        """Run these executions in the background (they are committed ``pending`` rows)."""
-        task = asyncio.create_task(self.run(list(execution_ids)))
+    def _track(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.create_task(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
 
-    async def start(self, execution_ids: Sequence[uuid.UUID]) -> None:
-        """``spawn`` from a coroutine (FastAPI runs a sync background task in a thread)."""
-        self.spawn(execution_ids)
+    def kick(self) -> None:
+        """Claim, in the background, what this process may run now (one claim pass at a time;
+        a kick during a pass makes it look once more)."""
+        if self._claiming is not None and not self._claiming.done():
+            self._again = True
+            return
+        self._claiming = self._track(self._claim_pass())
+
+    async def start(self, execution_ids: Sequence[uuid.UUID] = ()) -> None:
+        """New claimable work was committed (a group, an approval, a retry): claim now.
+
+        The executions named need not be the ones this process gets: every process that
+        heard the notification competes for them. (FastAPI runs a sync background task in a
+        thread, hence a coroutine.)"""
+        self.kick()
+
+    async def _claim_pass(self) -> None:
+        while True:
+            self._again = False
+            claimed = await self._claim_all()
+            if claimed:
+                self._track(self._run_batch(claimed, claimed=True, rekick=True))
+            if not self._again:
+                return
+
+    async def _claim_all(self) -> list[uuid.UUID]:
+        """Claim executions one transaction at a time until none is claimable or the global
+        bound is reached; one at a time so concurrent claimers interleave (a fair share)."""
+        claimed: list[uuid.UUID] = []
+        while True:
+            try:
+                async with unit_of_work(self.maker) as session:
+                    execution_id = await repository.claim_next(
+                        session,
+                        self.worker,
+                        stale_after_s=self.settings.execution_stale_after_s,
+                        parallelism=self.settings.max_account_parallelism,
+                        holding=list(self._holding),
+                    )
+            except Exception as exc:
+                logger.error("could not claim executions", extra={"error_type": type(exc).__name__})
+                return claimed
+            if execution_id is None:
+                return claimed
+            # Ours from now until its batch ends: never claimed again by this worker meanwhile,
+            # however short the stale time.
+            self._holding.add(execution_id)
+            claimed.append(execution_id)
 
     async def run(self, execution_ids: Sequence[uuid.UUID]) -> list[Outcome[None]]:
-        """Run executions concurrently through the shared fan-out; never raises for one."""
+        """Claim these executions (each a compare-and-set; one another worker holds is left
+        alone) and run them concurrently through the shared fan-out; never raises for one."""
+        return await self._run_batch(list(execution_ids), claimed=False, rekick=False)
 
+    async def _run_batch(
+        self, execution_ids: list[uuid.UUID], *, claimed: bool, rekick: bool
+    ) -> list[Outcome[None]]:
         async def done(execution_id: uuid.UUID, outcome: Outcome[None]) -> None:
-            if outcome.ok:
-                return
-            if outcome.timed_out:
-                message = (
-                    f"the execution did not finish within {self.settings.execution_timeout_s:g} s; "
-                    "lines in flight are reconciled and the rest bought by the next worker"
-                )
-            else:
-                error = outcome.error
-                logger.error(
-                    "purchase execution crashed",
-                    extra={"execution_id": str(execution_id), "error_type": type(error).__name__},
-                )
-                message = f"internal error ({type(error).__name__})"
-            await self._abandon(execution_id, message)
+            if not outcome.ok:
+                if outcome.timed_out:
+                    message = (
+                        "the execution did not finish within "
+                        f"{self.settings.execution_timeout_s:g} s; "
+                        "lines in flight are reconciled and the rest bought by the next worker"
+                    )
+                else:
+                    error = outcome.error
+                    logger.error(
+                        "purchase execution crashed",
+                        extra={
+                            "execution_id": str(execution_id),
+                            "error_type": type(error).__name__,
+                        },
+                    )
+                    message = f"internal error ({type(error).__name__})"
+                await self._abandon(execution_id, message)
+            if rekick:
+                self.kick()  # a slot is free: this process competes for the next execution
 
-        with tracing.span("purchase.executions", count=len(execution_ids)):
-            outcomes = await fan_out(
-                list(execution_ids),
-                self._traced_execution,
-                limit=self.settings.max_account_parallelism,
-                timeout_s=self.settings.execution_timeout_s,
-                on_done=done,
-            )
-        await self._observe(list(execution_ids), outcomes)
+        async def work(execution_id: uuid.UUID) -> None:
+            await self._traced_execution(execution_id, claimed)
+
+        try:
+            with tracing.span("purchase.executions", count=len(execution_ids)):
+                outcomes = await fan_out(
+                    execution_ids,
+                    work,
+                    limit=self.settings.max_account_parallelism,
+                    timeout_s=self.settings.execution_timeout_s,
+                    on_done=done,
+                )
+        finally:
+            self._holding.difference_update(execution_ids)
+        await self._observe(execution_ids, outcomes)
         return outcomes
 
-    async def _traced_execution(self, execution_id: uuid.UUID) -> None:
+    async def _traced_execution(self, execution_id: uuid.UUID, claimed: bool) -> None:
         # One span per account task; every log line inside carries the execution id (and the
         # account and provider once known, see _execute).
         with tracing.account_task("execution.account", execution_id=execution_id):
-            await self.run_execution(execution_id)
+            if claimed:
+                await self._hold(execution_id)
+            else:
+                await self.run_execution(execution_id)
 
     async def _observe(self, execution_ids: list[uuid.UUID], outcomes: list[Outcome[None]]) -> None:
         """Each execution's status when its task ended, by provider (cudly_purchase_executions)."""
@@ -184,10 +260,39 @@ class Runner:
             )
         if not claimed:
             return  # another worker has it (or it is finished)
+        await self._hold(execution_id)
+
+    def _beat_interval(self) -> float:
+        return max(0.05, min(float(self.settings.execution_stale_after_s) / 4, 30.0))
+
+    async def _hold(self, execution_id: uuid.UUID) -> None:
+        """Run an execution this worker has claimed, heartbeating it while it runs (also
+        through a long cloud call), so no other process takes it over while we are alive."""
+        self._holding.add(execution_id)
+        beating = asyncio.create_task(self._heartbeats(execution_id))
         try:
             await self._execute(execution_id)
         except _LostClaim:
             return
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+
+    async def _heartbeats(self, execution_id: uuid.UUID) -> None:
+        interval = self._beat_interval()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with unit_of_work(self.maker) as session:
+                    held = await repository.heartbeat(session, execution_id, self.worker)
+            except Exception as exc:
+                logger.warning(
+                    "execution heartbeat failed", extra={"error_type": type(exc).__name__}
+                )
+                continue
+            if not held:
+                return  # finished, waiting for approval, or taken over (the next line stops)
 
     async def _execute(self, execution_id: uuid.UUID) -> None:
         async with unit_of_work(self.maker) as session:
@@ -642,16 +747,13 @@ class Runner:
     # --- recovery and the scheduler ---------------------------------------------------------
 
     async def recover(self) -> int:
-        """Finish executions whose worker died (reconciling their in-flight lines first)."""
-        async with unit_of_work(self.maker) as session:
-            ids = await repository.recoverable_executions(
-                session,
-                self.settings.execution_stale_after_s,
-                pending_after_s=self.settings.execution_stale_after_s,
-            )
-        if ids:
-            await self.run(ids)
-        return len(ids)
+        """Claim and run, to the end, everything claimable now — pending executions and those
+        whose worker died (their in-flight lines are reconciled first); the count claimed."""
+        total = 0
+        while claimed := await self._claim_all():
+            total += len(claimed)
+            await self._run_batch(claimed, claimed=True, rekick=False)
+        return total
 
     async def expire_approvals(self) -> int:
         """Expire groups left unapproved past ``CUDLY_APPROVAL_TTL``."""
@@ -672,20 +774,34 @@ class Runner:
             async with unit_of_work(self.maker) as session:
                 started = await service.start_scheduled(session, self.settings)
         if started:
-            self.spawn(started)
+            self.kick()
         return len(started)
 
+    def poll_interval(self) -> float:
+        """How often a worker looks for claimable executions without a notification: the
+        fallback for a lost one, and how a dead worker's executions are noticed stale."""
+        return max(0.05, min(POLL_S, float(self.settings.execution_stale_after_s) / 2))
+
     async def loop(self) -> None:
-        """Recover at start-up, then periodically: recover, start due plans."""
-        interval = min(self.settings.reconcile_interval_s, 60.0)
+        """The worker loop: claim what is claimable (at start-up, on every notification and
+        every poll), and periodically expire approvals and start due plans."""
+        maintenance_every = min(self.settings.reconcile_interval_s, 60.0)
+        next_maintenance = 0.0
+        if self.notifications is not None:
+            self.notifications.on_any(lambda _group: self.kick())
         while True:
             try:
-                await self.expire_approvals()
-                await self.recover()
-                await self.start_due_plans()
+                if self.notifications is not None:
+                    await self.notifications.ensure()
+                self.kick()
+                now = asyncio.get_running_loop().time()
+                if now >= next_maintenance:
+                    next_maintenance = now + maintenance_every
+                    await self.expire_approvals()
+                    await self.start_due_plans()
             except Exception as exc:
                 logger.error("purchase loop step failed", extra={"error_type": type(exc).__name__})
-            await asyncio.sleep(interval)
+            await asyncio.sleep(self.poll_interval())
 
     async def aclose(self) -> None:
         for task in list(self.tasks):
@@ -693,6 +809,8 @@ class Runner:
         for task in list(self.tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self.notifications is not None:
+            await self.notifications.aclose()
 
 
 class _LostClaim(Exception):
@@ -867,7 +985,7 @@ def apply_caps(lines: list[PurchaseLine], limits: Caps, upfront: Decimal, monthl
 
 
 async def startup(app: Any) -> None:
-    """Create the process's runner; with the scheduler on, start the recover/schedule loop."""
+    """Create the process's runner; with the scheduler on, it is a worker: start its loop."""
     from api.kit.crypto import get_key_ring
 
     runner = Runner(
@@ -876,11 +994,14 @@ async def startup(app: Any) -> None:
         key_ring=await get_key_ring(app),
         clients=app.state.provider_clients,
     )
+    notifications = ExecutionNotifications(app.state.engine, runner.settings.db_connect_timeout_s)
+    app.state.execution_notifications = notifications
+    runner.notifications = notifications
     app.state.purchase_runner = runner
     if runner.settings.scheduler_enabled:
-        task = asyncio.create_task(runner.loop())
-        runner.tasks.add(task)
-        task.add_done_callback(runner.tasks.discard)
+        # Listening before the process reports ready, so it hears the first group created.
+        await notifications.ensure()
+        runner._track(runner.loop())
 
 
 async def shutdown(app: Any) -> None:

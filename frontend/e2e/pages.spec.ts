@@ -129,6 +129,11 @@ test("a plan's target accounts are saved and shown; a dry run shows each account
   await expect(row).toContainText("2 accounts");
   await expect(row).toContainText("dry run");
   await expect(row).toContainText("0 6 * * 1");
+  // The names behind "2 accounts" show on hover (and on keyboard focus).
+  await row.getByText("2 accounts").hover();
+  await expect(page.getByRole("tooltip")).toHaveText("prod-analytics, prod-payments");
+  await page.mouse.move(0, 0);
+  await expect(page.getByRole("tooltip")).toHaveCount(0);
   await screenshot(page, "plans");
 
   // Progress comes from the group's event stream, never from polling the executions list.

@@ -76,7 +76,7 @@ export function PlansPage() {
                     <Text size="xs">{Object.keys(plan.services).join(", ")}</Text>
                   </Table.Td>
                   <Table.Td>
-                    <Tooltip label={plan.target_accounts.names.join(", ") || "every enabled account of the provider"} multiline w={300}>
+                    <Tooltip label={plan.target_accounts.names.join(", ") || "every enabled account of the provider"} multiline w={300} role="tooltip">
                       <Text size="sm" td="underline" style={{ textDecorationStyle: "dotted" }} tabIndex={0}>
                         {accountsColumn(plan)}
                       </Text>

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from api.credentials.schemas import CREDENTIALS_ADAPTER
 from api.models import CloudAccount
 from api.providers.aws.client import (
     AssumedRoleCache,
+    ambient_session,
     assumed_role_cache,
     resolve_session,
 )
@@ -145,3 +147,29 @@ def test_cache_unit_behaviour() -> None:
     cache.put(keys[0], AwsSessionCredentials("AKIA", "s", None, None))  # no expiry: not cached
     assert cache.get(keys[0]) is None
     assert "secret" not in repr(creds) and "token" not in repr(creds)
+
+
+async def test_ambient_session_is_one_until_the_environment_changes(
+    aws: AwsEnv, aws_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """role_arn accounts assume with one ambient session (a new one reloads botocore's data);
+    a changed AWS_* variable or credentials file is read again."""
+    first = ambient_session()
+    for _ in range(3):
+        await resolve_session(auth(role_account()), aws_settings)
+    assert ambient_session() is first
+    assert {c.access_key_id for c in aws.proxy.calls} == {AMBIENT_KEY_ID}
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "FAKEROTATEDAMBIENTKEY")
+    rotated = ambient_session()
+    assert rotated is not first
+    await resolve_session(auth(role_account()), aws_settings)
+    assert aws.proxy.calls[-1].access_key_id == "FAKEROTATEDAMBIENTKEY"
+    assert ambient_session() is rotated
+
+    credentials_file = tmp_path / "credentials"
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials_file))
+    assert ambient_session() is not rotated
+    in_file = ambient_session()
+    credentials_file.write_text("[default]\n")  # the file appeared: read it again
+    assert ambient_session() is not in_file

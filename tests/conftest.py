@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.config import Settings
 from api.main import create_app
+from tests.fixtures.route_models import share_route_type_adapters
+
+share_route_type_adapters()  # each test's app would rebuild the same adapters (see there)
 
 pytest_plugins = [
     "tests.fixtures.database",

@@ -16,8 +16,9 @@ identity only signs the ``AssumeRole`` of ``role_arn`` mode):
    ``include_regions`` (else the server's ``CUDLY_AWS_REGION`` plus every region a
    recommendation named), and ``DescribeSavingsPlans`` (active).
 
-Calls run one after another: the account's clients are made once from the process's shared
-session and reused. Throttling is retried (RetryPolicy) inside ``CUDLY_ACCOUNT_TIMEOUT_S``.
+Calls run one after another over the process's shared clients (one per service and region,
+:class:`~api.providers.clients.ProviderClients`), each call signed with this account's
+credentials. Throttling is retried (RetryPolicy) inside ``CUDLY_ACCOUNT_TIMEOUT_S``.
 An inventory call the identity may not make becomes a warning (that part is missing from
 ``commitments``; ``None`` when no part could be read); any other inventory failure also
 becomes a warning with ``commitments=None``, so a collector never deletes what it could not

@@ -95,9 +95,9 @@ Readable = AsyncSession | AsyncReadSession
 
 def database_url(settings: Settings) -> str:
     """``DATABASE_URL`` as an asyncpg URL, or an embedded PostgreSQL started for this process."""
-    if settings.database_url is not None:
-        return to_asyncpg_url(settings.database_url.get_secret_value())
-    return start_embedded_postgres(settings.data_dir)
+    if settings.db.url is not None:
+        return to_asyncpg_url(settings.db.url.get_secret_value())
+    return start_embedded_postgres(settings.db.data_dir)
 
 
 # A pooled connection idle longer than this is pinged (one round trip) before it is reused;
@@ -108,21 +108,21 @@ POOL_PING_IDLE_S = 5.0
 def create_engine(url: str, settings: Settings) -> AsyncEngine:
     engine = create_async_engine(
         url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
-        pool_timeout=settings.db_pool_timeout_s,
+        pool_size=settings.db.pool_size,
+        max_overflow=settings.db.pool_size,
+        pool_timeout=settings.db.pool_timeout_s,
         # Not pool_pre_ping (BEGIN, ping, ROLLBACK: three round trips per checkout):
         # _check_liveness below reconnects a restarted database just as transparently.
         pool_recycle=1800,
         # Errors and logs never carry bound values (a blob, an email, a token hash).
         hide_parameters=True,
         connect_args={
-            "timeout": settings.db_connect_timeout_s,
+            "timeout": settings.db.connect_timeout_s,
             "command_timeout": 60,
             "server_settings": {"application_name": "cudly", "timezone": "UTC"},
         },
     )
-    _check_liveness(engine, timeout_s=settings.db_connect_timeout_s)
+    _check_liveness(engine, timeout_s=settings.db.connect_timeout_s)
     return engine
 
 

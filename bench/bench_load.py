@@ -292,7 +292,7 @@ async def _measure(
             event.remove(engine, "before_cursor_execute", captured.record)
 
             pool = engine.pool
-            capacity = pool.size() + settings.db_pool_size  # pool_size + max_overflow
+            capacity = pool.size() + settings.db.pool_size  # pool_size + max_overflow
             bare_pool = await asyncpg.create_pool(_dsn(url), min_size=2, max_size=capacity)
             assert bare_pool is not None
             bare = httpx.AsyncClient(

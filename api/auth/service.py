@@ -60,7 +60,7 @@ async def _login_step(
     loop = asyncio.get_running_loop()
     gate = _login_gates.get(loop)
     if gate is None:
-        gate = _login_gates[loop] = asyncio.Semaphore(settings.db_pool_size)
+        gate = _login_gates[loop] = asyncio.Semaphore(settings.db.pool_size)
     async with gate, unit_of_work(maker) as session:
         yield session
 
@@ -120,21 +120,23 @@ def login_limits(email: str, ip: str | None, settings: Settings) -> list[ratelim
     slow but never lock out the user signing in from elsewhere; one IP gets many, since
     offices, NATs and CI runners put many honest users behind one address.
     """
-    window = settings.login_window_s
+    window = settings.auth.login_window_s
     who = email.strip().lower()
     pair = _digest(f"{who} {ip or '-'}")
     limits = [
-        ratelimit.Limit(f"login-email-ip:{pair}", settings.login_max_failures, window),
+        ratelimit.Limit(f"login-email-ip:{pair}", settings.auth.login_max_failures, window),
         ratelimit.Limit(
             f"login-email:{_digest(who)}",
-            settings.login_max_failures_per_email,
+            settings.auth.login_max_failures_per_email,
             window,
             backoff=True,
         ),
     ]
     if ip:
         limits.append(
-            ratelimit.Limit(f"login-ip:{_digest(ip)}", settings.login_max_failures_per_ip, window)
+            ratelimit.Limit(
+                f"login-ip:{_digest(ip)}", settings.auth.login_max_failures_per_ip, window
+            )
         )
     return limits
 
@@ -170,7 +172,7 @@ async def login(
     if user is None or not valid or not user.is_active:
         raise Unauthorized(INVALID_LOGIN, code="invalid_credentials")
     token = new_session_token()
-    expires_at = datetime.now(UTC) + timedelta(seconds=settings.token_ttl_s)
+    expires_at = datetime.now(UTC) + timedelta(seconds=settings.auth.token_ttl_s)
     async with _login_step(maker, settings) as session:
         await ratelimit.refund(session, limits[1:])
         await ratelimit.reset(session, limits[0].bucket)
@@ -269,13 +271,17 @@ async def setup_admin(session: AsyncSession, email: str, password: str) -> User:
 
 async def bootstrap_admin_from_settings(session: AsyncSession, settings: Settings) -> bool:
     """On start: create the admin from CUDLY_ADMIN_EMAIL/PASSWORD when no user exists yet."""
-    if not settings.admin_email or settings.admin_password is None:
+    if not settings.auth.admin_email or settings.auth.admin_password is None:
         return False
     await repository.lock_admin_bootstrap(session)
     if await repository.count_users(session) > 0:
         return False
     user = await _insert_user(
-        session, settings.admin_email, settings.admin_password.get_secret_value(), Role.admin, []
+        session,
+        settings.auth.admin_email,
+        settings.auth.admin_password.get_secret_value(),
+        Role.admin,
+        [],
     )
     await audit.record(session, None, "user.create", "user", user.id, ["email", "role", "password"])
     logger.info("first admin created from CUDLY_ADMIN_EMAIL", extra={"user_id": str(user.id)})

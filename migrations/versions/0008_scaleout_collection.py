@@ -26,12 +26,8 @@ def upgrade() -> None:
     op.add_column(
         "collection_run_accounts", sa.Column("claim_token", postgresql.UUID(as_uuid=True))
     )
-    op.add_column(
-        "collection_run_accounts", sa.Column("claimed_at", sa.DateTime(timezone=True))
-    )
-    op.add_column(
-        "collection_run_accounts", sa.Column("heartbeat_at", sa.DateTime(timezone=True))
-    )
+    op.add_column("collection_run_accounts", sa.Column("claimed_at", sa.DateTime(timezone=True)))
+    op.add_column("collection_run_accounts", sa.Column("heartbeat_at", sa.DateTime(timezone=True)))
     op.add_column(
         "collection_run_accounts",
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),

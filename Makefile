@@ -85,17 +85,24 @@ promtool:
 		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; } || \
 		{ sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; }
 
+# pytest-xdist: one worker per core (at most 4), each with its own embedded PostgreSQL,
+# simulator and moto server (free ports, temporary directories); `PYTEST_WORKERS=0` runs it in
+# one process.
+PYTEST_WORKERS ?= auto
 pytest: install checkov promtool
-	$(BIN)/pytest -p no:cacheprovider
+	$(BIN)/pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --maxprocesses 4
 
 test: lint pytest spa-test
 
 bench: install
 	$(BIN)/python -m bench
 
-# Crash safety at scale: 200 SIGKILL trials of a real-purchase worker (make test runs 20).
+# The long variants of make test's bounded tests (docs/reliability.md, "What runs where"):
+# 200 SIGKILL trials of a real-purchase worker (make test: 10), a 200-login burst (60) and the
+# collection fault mix over 1,000 accounts (50).
 soak: install
 	CUDLY_CRASH_TRIALS=200 $(BIN)/pytest -p no:cacheprovider -q tests/purchases/test_crash_safety.py
+	CUDLY_LOGIN_BURST=200 $(BIN)/pytest -p no:cacheprovider -q tests/security/test_login_burst.py
 	CUDLY_HARDENING_ACCOUNTS=1000 timeout 3600 $(BIN)/pytest -p no:cacheprovider -q -s tests/hardening/test_collection_faults.py
 
 clean:

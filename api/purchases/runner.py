@@ -115,6 +115,7 @@ class Runner:
     _claiming: asyncio.Task[None] | None = field(default=None, repr=False)
     _again: bool = field(default=False, repr=False)
     _holding: set[uuid.UUID] = field(default_factory=set, repr=False)
+    _closing: bool = field(default=False, repr=False)
 
     def _track(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(work)
@@ -125,6 +126,8 @@ class Runner:
     def kick(self) -> None:
         """Claim, in the background, what this process may run now (one claim pass at a time;
         a kick during a pass makes it look once more)."""
+        if self._closing:
+            return  # shutting down: what is claimable stays for the other workers
         if self._claiming is not None and not self._claiming.done():
             self._again = True
             return
@@ -804,6 +807,7 @@ class Runner:
             await asyncio.sleep(self.poll_interval())
 
     async def aclose(self) -> None:
+        self._closing = True
         for task in list(self.tasks):
             task.cancel()
         for task in list(self.tasks):

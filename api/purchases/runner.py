@@ -160,8 +160,8 @@ class Runner:
                     execution_id = await repository.claim_next(
                         session,
                         self.worker,
-                        stale_after_s=self.settings.execution_stale_after_s,
-                        parallelism=self.settings.max_account_parallelism,
+                        stale_after_s=self.settings.purchases.execution_stale_after_s,
+                        parallelism=self.settings.scheduler.max_account_parallelism,
                         holding=list(self._holding),
                     )
             except Exception as exc:
@@ -187,7 +187,7 @@ class Runner:
                 if outcome.timed_out:
                     message = (
                         "the execution did not finish within "
-                        f"{self.settings.execution_timeout_s:g} s; "
+                        f"{self.settings.purchases.execution_timeout_s:g} s; "
                         "lines in flight are reconciled and the rest bought by the next worker"
                     )
                 else:
@@ -212,8 +212,8 @@ class Runner:
                 outcomes = await fan_out(
                     execution_ids,
                     work,
-                    limit=self.settings.max_account_parallelism,
-                    timeout_s=self.settings.execution_timeout_s,
+                    limit=self.settings.scheduler.max_account_parallelism,
+                    timeout_s=self.settings.purchases.execution_timeout_s,
                     on_done=done,
                 )
         finally:
@@ -259,14 +259,14 @@ class Runner:
         """Claim and run one execution to its end (or leave it for recovery)."""
         async with unit_of_work(self.maker) as session:
             claimed = await repository.claim_execution(
-                session, execution_id, self.worker, self.settings.execution_stale_after_s
+                session, execution_id, self.worker, self.settings.purchases.execution_stale_after_s
             )
         if not claimed:
             return  # another worker has it (or it is finished)
         await self._hold(execution_id)
 
     def _beat_interval(self) -> float:
-        return max(0.05, min(float(self.settings.execution_stale_after_s) / 4, 30.0))
+        return max(0.05, min(float(self.settings.purchases.execution_stale_after_s) / 4, 30.0))
 
     async def _hold(self, execution_id: uuid.UUID) -> None:
         """Run an execution this worker has claimed, heartbeating it while it runs (also
@@ -327,7 +327,7 @@ class Runner:
                 )
                 return
             configs = await effective_configs(session, account)
-        real = not execution.dry_run and self.settings.purchases_enabled
+        real = not execution.dry_run and self.settings.purchases.enabled
         try:
             purchaser: Purchaser = purchaser_for(provider)
         except ValueError:
@@ -473,7 +473,7 @@ class Runner:
             if line.status in (PurchaseLineStatus.purchased, PurchaseLineStatus.simulated)
         ]
         note = None
-        if not execution.dry_run and not self.settings.purchases_enabled:
+        if not execution.dry_run and not self.settings.purchases.enabled:
             note = PURCHASES_DISABLED
         if failed and done:
             status, error = ExecutionStatus.partial, f"{len(failed)} of {len(lines)} line(s) failed"
@@ -507,12 +507,12 @@ class Runner:
                 execution.provider,
                 [key.partition(":")[2] for key in services],
             )
-            since = datetime.now(UTC) - timedelta(days=self.settings.purchase_grace_days)
+            since = datetime.now(UTC) - timedelta(days=self.settings.purchases.grace_days)
             bought = (
                 await repository.bought_since(
                     session, execution.provider, execution.account_external_id, since
                 )
-                if self.settings.purchase_grace_days
+                if self.settings.purchases.grace_days
                 else {}
             )
             lines: list[PurchaseLine] = []
@@ -783,12 +783,12 @@ class Runner:
     def poll_interval(self) -> float:
         """How often a worker looks for claimable executions without a notification: the
         fallback for a lost one, and how a dead worker's executions are noticed stale."""
-        return max(0.05, min(POLL_S, float(self.settings.execution_stale_after_s) / 2))
+        return max(0.05, min(POLL_S, float(self.settings.purchases.execution_stale_after_s) / 2))
 
     async def loop(self) -> None:
         """The worker loop: claim what is claimable (at start-up, on every notification and
         every poll), and periodically expire approvals and start due plans."""
-        maintenance_every = min(self.settings.reconcile_interval_s, 60.0)
+        maintenance_every = min(self.settings.scheduler.reconcile_interval_s, 60.0)
         next_maintenance = 0.0
         if self.notifications is not None:
             self.notifications.on_any(lambda _group: self.kick())
@@ -954,7 +954,7 @@ def caps(plan: PurchasePlan | None, execution: PurchaseExecution, settings: Sett
         "max_monthly_commitment", plan.max_monthly_commitment if plan else None
     )
     limits = [
-        Decimal(str(v)) for v in (plan_upfront, settings.max_purchase_upfront) if v is not None
+        Decimal(str(v)) for v in (plan_upfront, settings.purchases.max_upfront) if v is not None
     ]
     return Caps(
         upfront=min(limits) if limits else None,
@@ -998,11 +998,11 @@ async def startup(app: Any) -> None:
         key_ring=await get_key_ring(app),
         clients=app.state.provider_clients,
     )
-    notifications = ExecutionNotifications(app.state.engine, runner.settings.db_connect_timeout_s)
+    notifications = ExecutionNotifications(app.state.engine, runner.settings.db.connect_timeout_s)
     app.state.execution_notifications = notifications
     runner.notifications = notifications
     app.state.purchase_runner = runner
-    if runner.settings.scheduler_enabled:
+    if runner.settings.scheduler.enabled:
         # Listening before the process reports ready, so it hears the first group created.
         await notifications.ensure()
         runner._track(runner.loop())

@@ -104,7 +104,14 @@ def serve(
     if count == 1:
         uvicorn.run("api.main:app_factory", **options)
         return
-    supervise_workers(uvicorn.Config("api.main:app_factory", workers=count, **options), settings)
+    supervise_workers(
+        uvicorn.Config("api.main:app_factory", workers=count, **options, **SUPERVISION), settings
+    )
+
+
+# uvicorn pings each worker and kills one that takes longer than this to answer: a worker busy
+# with a CPU-heavy collection (or starting on a loaded host) must not be taken for hung.
+SUPERVISION: dict[str, Any] = {"timeout_worker_healthcheck": 30}
 
 
 def supervise_workers(config: Any, settings: Settings) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from api.cli import supervise_workers, worker_count
+from api.cli import SUPERVISION, supervise_workers, worker_count
 from api.config import Settings, get_settings
 from api.enums import Provider
 from api.main import create_app
@@ -88,7 +88,7 @@ def main(port: int) -> None:
     if count == 1:
         uvicorn.run(target, **options)
     else:
-        supervise_workers(uvicorn.Config(target, workers=count, **options), settings)
+        supervise_workers(uvicorn.Config(target, workers=count, **options, **SUPERVISION), settings)
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ def start_servers(env: dict[str, str], count: int) -> Servers:
                 )
             )
             servers.urls.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 300  # two workers' start-up on a loaded machine
         for process, url in zip(servers.processes, servers.urls, strict=True):
             while True:
                 assert process.poll() is None, "cudly serve exited"

@@ -340,20 +340,6 @@ class Settings(BaseSettings):
             copied.__dict__[group] = current.model_copy(update=groups.get(group))
         return copied
 
-    # --- TRANSITIONAL: flat attribute names (settings.db_pool_size) while code moves to groups.
-    def __getattr__(self, name: str) -> Any:
-        target = _flat_fields().get(name)
-        if target is not None and target[0]:
-            return getattr(self.__dict__[target[0]], target[1])
-        return super().__getattr__(name)  # type: ignore[misc]
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        target = _flat_fields().get(name)
-        if target is not None and target[0]:
-            setattr(self.__dict__[target[0]], target[1], value)
-            return
-        super().__setattr__(name, value)
-
 
 def _groups() -> dict[str, type[_Group]]:
     """The group fields of :class:`Settings` and their models."""

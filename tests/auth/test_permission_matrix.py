@@ -52,7 +52,7 @@ def _document(app: FastAPI) -> dict[str, Any]:
     """The app's OpenAPI document. Building it costs about a second of CPU and every app of
     this module is made by ``create_app`` with the same settings (bar the database), so the
     first one's document stands for all; a second set of settings would get its own."""
-    key = app.state.settings.model_dump_json(exclude={"database_url"})
+    key = app.state.settings.model_dump_json(exclude={"db": {"url"}})
     if key not in _DOCUMENTS:
         _DOCUMENTS[key] = app.openapi()
     return _DOCUMENTS[key]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.config import Settings, get_settings
@@ -117,7 +119,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for hook in app.state.shutdown_hooks:
             await hook(app)
         await app.state.provider_clients.aclose()
-        await engine.dispose()
+        await _dispose(engine, timeout_s=settings.db.connect_timeout_s)
+
+
+async def _dispose(engine: AsyncEngine, *, timeout_s: float) -> None:
+    """Close the pool, but never wait asyncpg's command timeout (60 s) on a connection stuck
+    mid-operation after its backend died (seen after a database restart): past ``timeout_s``
+    the remaining connections are abandoned to the process's exit."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await engine.dispose()
+    except TimeoutError:
+        logger.warning(
+            "closing the database pool took over %.0f s; leaving its last connections", timeout_s
+        )
 
 
 async def _bootstrap_admin(app: FastAPI) -> None:

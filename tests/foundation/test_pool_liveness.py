@@ -135,3 +135,20 @@ async def test_an_idle_connection_that_stopped_answering_is_replaced(
         again = await admin_client.get("/api/auth/me")
     assert again.status_code == 200, again.text
     proxy.thaw()  # so the app's shutdown closes its other connections cleanly
+
+
+class _StuckEngine:
+    """An engine whose pool close never returns (a connection stuck mid-operation)."""
+
+    async def dispose(self) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_shutdown_does_not_wait_on_a_pool_that_will_not_close(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from api.main import _dispose
+
+    async with asyncio.timeout(30):  # a guard for the test run, not a threshold on the product
+        await _dispose(_StuckEngine(), timeout_s=0.05)  # type: ignore[arg-type]
+    assert "closing the database pool took over" in caplog.text

@@ -52,7 +52,11 @@ async def test_next_scheduled_plan_runs_come_from_the_cron(
     session: AsyncSession, admin_client: httpx.AsyncClient, make_client: MakeClient
 ) -> None:
     a, b = await f.account(session, "a"), await f.account(session, "b")
-    nightly = await f.plan(session, name="nightly", schedule="0 3 * * *", accounts=[a])
+    # Two hours ahead (at least 61 minutes away), so the hourly plan is always the sooner.
+    nightly_hour = (datetime.now(UTC).hour + 2) % 24
+    nightly = await f.plan(
+        session, name="nightly", schedule=f"0 {nightly_hour} * * *", accounts=[a]
+    )
     hourly = await f.plan(session, name="hourly", schedule="15 * * * *", accounts=[b])
     everyone = await f.plan(session, name="all aws", schedule="0 0 1 * *")  # all aws accounts
     await f.plan(session, name="manual", schedule=None)
@@ -64,11 +68,14 @@ async def test_next_scheduled_plan_runs_come_from_the_cron(
     assert set(runs) == {"nightly", "hourly", "all aws"}
     now = datetime.now(UTC)
     nightly_at = datetime.fromisoformat(runs["nightly"]["next_run_at"])
-    assert (nightly_at.hour, nightly_at.minute) == (3, 0)
+    assert (nightly_at.hour, nightly_at.minute) == (nightly_hour, 0)
     assert now < nightly_at <= now + timedelta(days=1)
     hourly_at = datetime.fromisoformat(runs["hourly"]["next_run_at"])
     assert hourly_at.minute == 15 and now < hourly_at <= now + timedelta(hours=1)
-    assert body["scheduled_runs"][0]["plan_name"] == "hourly"  # soonest first
+    order = [datetime.fromisoformat(r["next_run_at"]) for r in body["scheduled_runs"]]
+    assert order == sorted(order)  # soonest first
+    names = [r["plan_name"] for r in body["scheduled_runs"]]
+    assert names.index("hourly") < names.index("nightly")
     assert datetime.fromisoformat(runs["all aws"]["next_run_at"]).day == 1
 
     named_a = await _get(admin_client, "/api/dashboard/upcoming", account_ids=str(a.id))

@@ -14,7 +14,6 @@ due; the partial unique index keeps a cycle from starting while any run is in pr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Coroutine, Sequence
@@ -38,6 +37,7 @@ from api.db import unit_of_work
 from api.enums import RunTrigger
 from api.kit.crypto import KeyRing, get_key_ring
 from api.kit.locks import session_lock
+from api.kit.tasks import cancel_all
 from api.providers import registry
 from api.telemetry import metrics
 
@@ -154,12 +154,7 @@ class CollectionRunner:
     async def stop(self) -> None:
         """Cancel the background tasks; the worker hands its claims back (and, the last
         worker standing, closes running runs as failed)."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(list(self._tasks))
         await self.worker.stop()
 
 

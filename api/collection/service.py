@@ -46,6 +46,7 @@ from api.kit.claims import Claim, ClaimLoop, Listener
 from api.kit.crypto import KeyRing
 from api.kit.fanout import Outcome
 from api.kit.locks import xact_lock
+from api.kit.tasks import cancel_all
 from api.models import CollectionRun, CollectionRunAccount
 from api.providers import registry
 from api.providers.base import (
@@ -506,11 +507,8 @@ class CollectionWorker:
 
     async def stop(self) -> None:
         """Hand unfinished claims back; the last worker standing closes running runs failed."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        await cancel_all([self._task])
+        self._task = None
         with contextlib.suppress(Exception):
             await self._close_if_last()
         await self.listener.stop()

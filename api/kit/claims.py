@@ -42,6 +42,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.kit.fanout import Outcome, fan_out
+from api.kit.tasks import cancel_all
 
 I = TypeVar("I")  # noqa: E741 - as in api.kit.fanout
 T = TypeVar("T")
@@ -159,11 +160,8 @@ class Listener:
                 await self.connected.wait()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        await cancel_all([self._task])
+        self._task = None
 
     async def _run(self) -> None:
         while True:

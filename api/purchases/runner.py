@@ -45,6 +45,7 @@ from api.enums import (
 from api.kit.crypto import KeyRing
 from api.kit.fanout import Outcome, fan_out
 from api.kit.locks import session_lock, xact_lock
+from api.kit.tasks import cancel_all
 from api.models import (
     PurchaseApproval,
     PurchaseExecution,
@@ -808,11 +809,7 @@ class Runner:
 
     async def aclose(self) -> None:
         self._closing = True
-        for task in list(self.tasks):
-            task.cancel()
-        for task in list(self.tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(list(self.tasks))
         if self.notifications is not None:
             await self.notifications.aclose()
 

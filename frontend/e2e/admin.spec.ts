@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { ADMIN, apiToken, awsId, choose, screenshot, seeder, signIn, uniqueName } from "./helpers";
+import { ADMIN, apiToken, awsId, choose, pick, screenshot, seeder, signIn, uniqueName } from "./helpers";
 
 test.beforeEach(async ({ page, request }) => {
   await signIn(page, request);
@@ -43,8 +43,7 @@ test("groups: a permission constrained to accounts picked by name is stored by i
   await dialog.getByLabel("Group name").fill(groupName);
   await dialog.getByRole("button", { name: "Add permission" }).click();
   await choose(page, "Action 1", "view");
-  await dialog.getByRole("textbox", { name: "Accounts 1" }).click();
-  await page.getByRole("option", { name: new RegExp(accountName) }).click();
+  await pick(page, dialog.getByRole("textbox", { name: "Accounts 1" }), new RegExp(accountName));
   await page.keyboard.press("Escape");
   await screenshot(page, "group-editor");
   await dialog.getByRole("button", { name: "Save group" }).click();
@@ -67,8 +66,7 @@ test("users: add a user in a group; audit log filters by actor", async ({ page, 
   const dialog = page.getByRole("dialog", { name: "Add user" });
   await dialog.getByLabel("Email").fill(email);
   await dialog.getByLabel("Password").fill("a long enough password");
-  await dialog.getByRole("textbox", { name: "Groups" }).click();
-  await page.getByRole("option", { name: groupName }).click();
+  await pick(page, dialog.getByRole("textbox", { name: "Groups" }), groupName);
   await page.keyboard.press("Escape");
   await dialog.getByRole("button", { name: "Save user" }).click();
   await expect(dialog).toBeHidden();

@@ -1,4 +1,4 @@
-import { expect, type APIRequestContext, type Page } from "@playwright/test";
+import { expect, type APIRequestContext, type Locator, type Page } from "@playwright/test";
 import { readFileSync } from "node:fs";
 
 export const ADMIN = { email: "admin@example.com", password: "correct horse battery staple" };
@@ -81,4 +81,16 @@ export async function expectSameDocument(page: Page): Promise<void> {
 export async function choose(page: Page, label: string, option: string): Promise<void> {
   await page.getByRole("textbox", { name: label, exact: true }).click();
   await page.getByRole("option", { name: option, exact: true }).click();
+}
+
+/** Open a (multi-)select and choose an option. Its options may still be loading when the dialog
+ *  appears: wait for the field to be enabled, and open it again until the option shows. */
+export async function pick(page: Page, field: Locator, option: string | RegExp) {
+  await expect(field).toBeEnabled();
+  const choice = page.getByRole("option", { name: option, exact: typeof option === "string" });
+  await expect(async () => {
+    await field.click({ force: true });
+    await expect(choice).toBeVisible({ timeout: 2_000 });
+  }).toPass();
+  await choice.click();
 }

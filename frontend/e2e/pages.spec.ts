@@ -1,5 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { awsId, screenshot, seeder, serverState, signIn } from "./helpers";
+import { awsId, pick, screenshot, seeder, serverState, signIn } from "./helpers";
 
 const AZURE_SUB = "3f2b6a1e-5c4d-4e8f-9a0b-1c2d3e4f5a6b";
 const TENANT = "11111111-1111-4111-8111-111111111111";
@@ -113,11 +113,9 @@ test("a plan's target accounts are saved and shown; a dry run shows each account
   await page.getByRole("button", { name: "Add plan" }).click();
   const dialog = page.getByRole("dialog", { name: "Add plan" });
   await dialog.getByRole("textbox", { name: "Plan name", exact: true }).fill("Weekly EC2");
-  await dialog.getByRole("textbox", { name: "Services", exact: true }).click({ force: true });
-  await page.getByRole("option", { name: "ec2", exact: true }).click();
+  await pick(page, dialog.getByRole("textbox", { name: "Services", exact: true }), "ec2");
   await page.keyboard.press("Escape");
-  await dialog.getByRole("textbox", { name: "Target accounts", exact: true }).click({ force: true });
-  await page.getByRole("option", { name: /prod-payments/ }).click();
+  await pick(page, dialog.getByRole("textbox", { name: "Target accounts", exact: true }), /prod-payments/);
   await page.getByRole("option", { name: /prod-analytics/ }).click();
   await page.keyboard.press("Escape");
   await dialog.getByRole("textbox", { name: "Schedule (cron, optional)", exact: true }).fill("0 6 * * 1");
@@ -186,12 +184,10 @@ test("a target account of another provider gets the API's 400 in the form, and s
   await page.getByRole("button", { name: "Add plan" }).click();
   const dialog = page.getByRole("dialog", { name: "Add plan" });
   await dialog.getByRole("textbox", { name: "Plan name", exact: true }).fill("Mixed targets");
-  await dialog.getByRole("textbox", { name: "Services", exact: true }).click({ force: true });
-  await page.getByRole("option", { name: "ec2", exact: true }).click();
+  await pick(page, dialog.getByRole("textbox", { name: "Services", exact: true }), "ec2");
   await page.keyboard.press("Escape");
   const targets = dialog.getByRole("textbox", { name: "Target accounts", exact: true });
-  await targets.click({ force: true });
-  await page.getByRole("option", { name: /azure-shared/ }).click();
+  await pick(page, targets, /azure-shared/);
   await page.keyboard.press("Escape");
   await dialog.getByRole("button", { name: "Save plan" }).click();
   await expect(dialog.getByRole("alert")).toContainText("only aws accounts can be targeted");

@@ -238,7 +238,17 @@ function PlanForm({ plan, onDone }: { plan?: Plan; onDone(): void }) {
             setTargets([]);
           }}
         />
-        <MultiSelect label="Services" required data={serviceOptions} value={services} onChange={setServices} error={fields.services} />
+        <MultiSelect
+          label="Services"
+          required
+          // Until the options arrive there is nothing to pick: a click then would open nothing.
+          disabled={configs.isPending}
+          placeholder={configs.isPending ? "Loading services…" : undefined}
+          data={serviceOptions}
+          value={services}
+          onChange={setServices}
+          error={fields.services}
+        />
         <Group grow>
           <Select label="Term" allowDeselect={false} value={term} onChange={(v) => setTerm(v ?? INHERIT)} data={[{ value: INHERIT, label: "Account default" }, { value: "1", label: "1 year" }, { value: "3", label: "3 years" }]} />
           <Select label="Payment" allowDeselect={false} value={payment} onChange={(v) => setPayment(v ?? INHERIT)} data={[{ value: INHERIT, label: "Account default" }, ...paymentValues]} />
@@ -247,7 +257,8 @@ function PlanForm({ plan, onDone }: { plan?: Plan; onDone(): void }) {
         <MultiSelect
           label="Target accounts"
           description="Search to add, ✕ to remove. Empty = every enabled account of the provider."
-          placeholder={selected.length ? undefined : `All ${PROVIDER_LABEL[provider] ?? ""} accounts`}
+          disabled={accounts.isPending}
+          placeholder={accounts.isPending ? "Loading accounts…" : selected.length ? undefined : `All ${PROVIDER_LABEL[provider] ?? ""} accounts`}
           data={(accounts.data?.accounts ?? []).map((a) => ({ value: a.id, label: `${a.name} (${a.external_id})` }))}
           value={selected}
           onChange={setTargets}

@@ -87,10 +87,10 @@ promtool:
 
 # pytest-xdist: one worker per core (at most 4), each with its own embedded PostgreSQL,
 # simulator and moto server (free ports, temporary directories); `PYTEST_WORKERS=0` runs it in
-# one process.
+# one process. The 40 slowest tests are listed at the end (where the suite's time goes).
 PYTEST_WORKERS ?= auto
 pytest: install checkov promtool
-	$(BIN)/pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --maxprocesses 4
+	$(BIN)/pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --maxprocesses 4 --durations=40
 
 test: lint pytest spa-test
 

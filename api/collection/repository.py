@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal_column, select, text, update
+from sqlalchemy import ColumnElement, case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.permissions import AccountScope
 from api.db import AsyncReadSession
 from api.enums import PurchaseStatus, RunAccountStatus, RunStatus
+from api.kit.driver import in_transaction
 from api.models import (
     CloudAccount,
     CollectionRun,
     CollectionRunAccount,
-    Commitment,
-    PurchaseHistory,
-    Recommendation,
-    SavingsSnapshot,
 )
 
 FINISHED = (
@@ -541,79 +538,110 @@ async def run_accounts(
 SNAPSHOT_SERVICE = "all"  # one snapshot row per account (and currency) covers every service
 
 
-async def write_savings_snapshot(
+# An account's completed sweep, recorded in one statement once its recommendations and
+# inventory are replaced (same transaction, so every part sees them): its savings snapshot
+# (one row per currency, SPEC §7 definitions, from the rows just written), its run row ``ok``
+# under its claim, the run counted down, and the ``account`` notification (sent on commit).
+# A lost claim records nothing here either; the caller rolls the transaction back.
+_FINISH_OK = f"""
+WITH finished AS (
+    UPDATE collection_run_accounts
+    SET status = '{RunAccountStatus.ok.value}', error = NULL, warnings = $6::jsonb,
+        duration_ms = $7, recommendation_count = $8, commitment_count = $9, finished_at = $10,
+        started_at = coalesce(started_at, $10), heartbeat_at = NULL
+    WHERE run_id = $1 AND cloud_account_id = $2
+      AND status IN ('{RunAccountStatus.pending.value}', '{RunAccountStatus.running.value}')
+      AND ($11::uuid IS NULL OR claim_token = $11)
+    RETURNING 1
+), counted AS (
+    UPDATE collection_runs SET accounts_unfinished = accounts_unfinished - 1
+    WHERE id = $1 AND status = '{RunStatus.running.value}' AND EXISTS (SELECT 1 FROM finished)
+    RETURNING accounts_unfinished
+), potential AS (
+    SELECT currency, sum(estimated_monthly_savings) AS total
+    FROM recommendations WHERE cloud_account_id = $2 GROUP BY currency
+), committed AS (
+    SELECT currency, count(*) AS active,
+        sum(recurring_monthly_cost
+            + CASE WHEN term > 0 THEN upfront_cost / (term * 12) ELSE 0 END) AS total
+    FROM commitments WHERE cloud_account_id = $2 AND state = 'active' GROUP BY currency
+), realized AS (
+    SELECT coalesce(currency, 'USD') AS currency, sum(estimated_monthly_savings) AS total
+    FROM purchase_history
+    WHERE cloud_account_id = $2 AND status = '{PurchaseStatus.purchased.value}'
+      AND (expires_at IS NULL OR expires_at > $10)
+    GROUP BY 1
+), currencies AS (
+    SELECT currency FROM potential UNION SELECT currency FROM committed
+    UNION SELECT currency FROM realized
+), snapshot AS (
+    INSERT INTO savings_snapshots (cloud_account_id, account_external_id, account_name,
+        provider, service, captured_at, potential_monthly_savings, committed_monthly,
+        realized_monthly_savings, active_commitment_count, currency)
+    SELECT $2, $3, $4, $5, '{SNAPSHOT_SERVICE}', $10, coalesce(p.total, 0),
+        coalesce(c.total, 0), coalesce(r.total, 0), coalesce(c.active, 0), k.currency
+    FROM (SELECT currency FROM currencies
+          UNION ALL SELECT 'USD' WHERE NOT EXISTS (SELECT 1 FROM currencies)) AS k
+    LEFT JOIN potential p ON p.currency = k.currency
+    LEFT JOIN committed c ON c.currency = k.currency
+    LEFT JOIN realized r ON r.currency = k.currency
+    WHERE EXISTS (SELECT 1 FROM finished)
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM finished) AS recorded,
+    (SELECT accounts_unfinished FROM counted) AS remaining,
+    (SELECT count(*) FROM snapshot) AS snapshots,
+    (SELECT pg_notify($12, $13) FROM finished) AS notified
+"""  # noqa: S608 - only this module's constants are formatted in
+
+
+@dataclass(frozen=True)
+class FinishedAccount:
+    """What :func:`finish_completed_account` did: recorded (the claim held), and the run's
+    unfinished count left (None when the run is no longer running)."""
+
+    recorded: bool
+    remaining: int | None
+
+
+async def finish_completed_account(
     session: AsyncSession,
+    run_id: uuid.UUID,
     *,
     account_id: uuid.UUID,
     account_external_id: str,
     account_name: str,
     provider: str,
-    captured_at: datetime,
-) -> None:
-    """One row per currency: the account's potential, committed and realised monthly figures.
+    warnings: list[str],
+    duration_ms: int,
+    recommendation_count: int,
+    commitment_count: int,
+    now: datetime,
+    claim_token: uuid.UUID | None,
+    channel: str,
+    payload: str,
+) -> FinishedAccount:
+    """Snapshot, finish (``ok``), count down and notify for a completed sweep: one statement.
 
-    Computed from the rows the sweep just wrote (SPEC §7 definitions), so history shows
-    exactly what the dashboard showed at that moment.
+    Call in the transaction that replaced the account's rows. ``recorded`` False: the claim
+    went to another worker (or the row already has an outcome) and nothing was written.
     """
-    zero = Decimal(0)
-    figures: dict[str, dict[str, Decimal | int]] = {}
-
-    def slot(currency: str) -> dict[str, Decimal | int]:
-        return figures.setdefault(
-            currency, {"potential": zero, "committed": zero, "realized": zero, "active": 0}
-        )
-
-    potential = await session.execute(
-        select(Recommendation.currency, func.sum(Recommendation.estimated_monthly_savings))
-        .where(Recommendation.cloud_account_id == account_id)
-        .group_by(Recommendation.currency)
+    driver = await in_transaction(session)
+    row = await driver.fetchrow(
+        _FINISH_OK,
+        run_id,
+        account_id,
+        account_external_id,
+        account_name,
+        provider,
+        json.dumps(warnings),
+        duration_ms,
+        recommendation_count,
+        commitment_count,
+        now,
+        claim_token,
+        channel,
+        payload,
     )
-    for currency, total in potential:
-        slot(currency)["potential"] = total or zero
-    amortised = case(
-        (Commitment.term > 0, Commitment.upfront_cost / (Commitment.term * 12)), else_=0
-    )
-    committed = await session.execute(
-        select(
-            Commitment.currency,
-            func.sum(Commitment.recurring_monthly_cost + amortised),
-            func.count(),
-        )
-        .where(Commitment.cloud_account_id == account_id, Commitment.state == "active")
-        .group_by(Commitment.currency)
-    )
-    for currency, total, active in committed:
-        entry = slot(currency)
-        entry["committed"] = total or zero
-        entry["active"] = active
-    history_currency = func.coalesce(PurchaseHistory.currency, literal_column("'USD'"))
-    realized = await session.execute(
-        select(history_currency, func.sum(PurchaseHistory.estimated_monthly_savings))
-        .where(
-            PurchaseHistory.cloud_account_id == account_id,
-            PurchaseHistory.status == PurchaseStatus.purchased.value,
-            (PurchaseHistory.expires_at.is_(None)) | (PurchaseHistory.expires_at > captured_at),
-        )
-        .group_by(history_currency)
-    )
-    for currency, realized_total in realized:
-        slot(currency)["realized"] = realized_total or zero
-    if not figures:
-        slot("USD")
-    session.add_all(
-        SavingsSnapshot(
-            cloud_account_id=account_id,
-            account_external_id=account_external_id,
-            account_name=account_name,
-            provider=provider,
-            service=SNAPSHOT_SERVICE,
-            captured_at=captured_at,
-            potential_monthly_savings=Decimal(entry["potential"]),
-            committed_monthly=Decimal(entry["committed"]),
-            realized_monthly_savings=Decimal(entry["realized"]),
-            active_commitment_count=int(entry["active"]),
-            currency=currency,
-        )
-        for currency, entry in sorted(figures.items())
-    )
-    await session.flush()
+    assert row is not None
+    return FinishedAccount(bool(row["recorded"]), row["remaining"])

@@ -297,31 +297,26 @@ async def _persist(
             commitment_count = await replace_account_commitments(
                 session, account.id, account.provider, sweep.commitments, now
             )
-        await repository.write_savings_snapshot(
+        finished = await repository.finish_completed_account(
             session,
+            run_id,
             account_id=account.id,
             account_external_id=account.external_id,
             account_name=account.name,
             provider=account.provider.value,
-            captured_at=now,
-        )
-        recorded = await repository.finish_account(
-            session,
-            run_id,
-            account.id,
-            status=RunAccountStatus.ok,
-            error=None,
             warnings=list(sweep.warnings),
             duration_ms=int((time.perf_counter() - started) * 1000),
             recommendation_count=count,
             commitment_count=commitment_count,
             now=now,
             claim_token=claim_token,
+            channel=CHANNEL,
+            payload=f"account:{run_id}",
         )
-        if not recorded:
+        if not finished.recorded:
             # Re-claimed by another worker (or the run was closed): roll everything back.
             raise ClaimLost(run_id, account.id)
-        closed = await _counted_down(session, run_id, now)
+        closed = finished.remaining == 0 and await _close_in(session, run_id, None, now)
     return AccountResult(count, commitment_count, list(sweep.warnings), closed)
 
 

@@ -36,7 +36,7 @@ async def ids(app: FastAPI, account_id: uuid.UUID) -> dict[str, uuid.UUID]:
         return {r.resource_type: r.id for r in rows.scalars()}
 
 
-@pytest.mark.parametrize("method", ["executemany", "copy", "auto"])
+@pytest.mark.parametrize("method", ["executemany", "copy", "unnest", "auto"])
 async def test_replace_keeps_ids_and_deletes_keys_no_longer_returned(
     app: FastAPI, admin_client: httpx.AsyncClient, method: IngestMethod
 ) -> None:

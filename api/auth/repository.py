@@ -6,7 +6,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ScalarSelect, delete, func, literal_column, or_, select, update
+from sqlalchemy import (
+    ScalarSelect,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +41,15 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+# The two principal lookups run on every authenticated request: built once, on the Core
+# tables (no ORM entity path), with the secret's hash as the one bound parameter.
+_SESSIONS = Session.__table__.c
+_USERS = User.__table__.c
+_KEYS = ApiKey.__table__.c
+_GROUPS = Group.__table__.c
+_MEMBERS = UserGroup.__table__.c
+
+
 def _groups_of_user() -> ScalarSelect[Any]:
     """The outer query's user's groups: one JSON array of ``[group id, permissions]``.
 
@@ -39,20 +57,54 @@ def _groups_of_user() -> ScalarSelect[Any]:
     statement that checks the token: one round trip per request, read afresh every time (a
     revoked token, a disabled user or a changed group takes effect on the next request).
     """
-    pair = func.jsonb_build_array(Group.id, Group.permissions)
+    pair = func.jsonb_build_array(_GROUPS.id, _GROUPS.permissions)
     return (
         select(
             func.coalesce(
-                func.jsonb_agg(aggregate_order_by(pair, Group.id)),
+                func.jsonb_agg(aggregate_order_by(pair, _GROUPS.id)),
                 literal_column("'[]'::jsonb"),
                 type_=JSONB,
             )
         )
-        .select_from(UserGroup)
-        .join(Group, Group.id == UserGroup.group_id)
-        .where(UserGroup.user_id == User.id)
+        .select_from(UserGroup.__table__)
+        .join(Group.__table__, _GROUPS.id == _MEMBERS.group_id)
+        .where(_MEMBERS.user_id == _USERS.id)
         .scalar_subquery()
     )
+
+
+_PRINCIPAL_FOR_SESSION = (
+    select(_SESSIONS.id, _USERS.id, _USERS.email, _USERS.role, _groups_of_user())
+    .select_from(Session.__table__)
+    .join(User.__table__, _USERS.id == _SESSIONS.user_id)
+    .where(
+        _SESSIONS.token_hash == bindparam("token_hash"),
+        _SESSIONS.revoked_at.is_(None),
+        _SESSIONS.expires_at > func.now(),
+        _USERS.is_active.is_(True),
+    )
+)
+_PRINCIPAL_FOR_API_KEY = (
+    select(
+        _KEYS.id,
+        or_(
+            _KEYS.last_used_at.is_(None),
+            _KEYS.last_used_at < func.now() - timedelta(seconds=KEY_TOUCH_INTERVAL_S),
+        ),
+        _USERS.id,
+        _USERS.email,
+        _USERS.role,
+        _groups_of_user(),
+    )
+    .select_from(ApiKey.__table__)
+    .join(User.__table__, _USERS.id == _KEYS.user_id)
+    .where(
+        _KEYS.key_hash == bindparam("key_hash"),
+        _KEYS.revoked_at.is_(None),
+        or_(_KEYS.expires_at.is_(None), _KEYS.expires_at > func.now()),
+        _USERS.is_active.is_(True),
+    )
+)
 
 
 def _principal(
@@ -79,18 +131,7 @@ async def principal_for_session(
     session: Readable, token_hash: str
 ) -> tuple[Principal, bool] | None:
     """The principal of a live login token, and ``False`` (nothing to touch)."""
-    row = (
-        await session.execute(
-            select(Session.id, User.id, User.email, User.role, _groups_of_user())
-            .join(User, User.id == Session.user_id)
-            .where(
-                Session.token_hash == token_hash,
-                Session.revoked_at.is_(None),
-                Session.expires_at > func.now(),
-                User.is_active.is_(True),
-            )
-        )
-    ).first()
+    row = (await session.execute(_PRINCIPAL_FOR_SESSION, {"token_hash": token_hash})).first()
     if row is None:
         return None
     session_id, user_id, email, role, groups = row
@@ -99,22 +140,7 @@ async def principal_for_session(
 
 async def principal_for_api_key(session: Readable, key_hash: str) -> tuple[Principal, bool] | None:
     """The principal of a live API key, and whether its ``last_used_at`` is due an update."""
-    stale = or_(
-        ApiKey.last_used_at.is_(None),
-        ApiKey.last_used_at < func.now() - timedelta(seconds=KEY_TOUCH_INTERVAL_S),
-    )
-    row = (
-        await session.execute(
-            select(ApiKey.id, stale, User.id, User.email, User.role, _groups_of_user())
-            .join(User, User.id == ApiKey.user_id)
-            .where(
-                ApiKey.key_hash == key_hash,
-                ApiKey.revoked_at.is_(None),
-                or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > func.now()),
-                User.is_active.is_(True),
-            )
-        )
-    ).first()
+    row = (await session.execute(_PRINCIPAL_FOR_API_KEY, {"key_hash": key_hash})).first()
     if row is None:
         return None
     key_id, due, user_id, email, role, groups = row

@@ -7,18 +7,20 @@ accounts — a filter naming no accounts behaves as before accounts existed (SPE
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
     bindparam,
+    false,
     func,
     literal_column,
     select,
@@ -124,17 +126,102 @@ HISTORY_COLUMNS = (
 )
 
 
+# The page statement on the Core tables, one per filter shape, built once with bound
+# parameters: a request binds values only (no construction, no cache-key walk, no ORM path).
+_PH = PurchaseHistory.__table__.c
+_CA = CloudAccount.__table__.c
+_UUIDS = ARRAY(UUID(as_uuid=True))
+
+
+@dataclass(frozen=True)
+class _PageShape:
+    scope: Literal["all", "none", "some"]
+    account_ids: bool
+    provider: bool
+    plan_id: bool
+    status: bool
+    start: bool
+    end: bool
+    after: bool
+
+
+@functools.cache
+def _page_query(shape: _PageShape) -> AnySelect:
+    conditions: list[ColumnElement[bool]] = []
+    if shape.scope == "none":
+        conditions.append(false())
+    elif shape.scope == "some":
+        conditions.append(_PH.cloud_account_id == func.any(bindparam("scope_ids", type_=_UUIDS)))
+    if shape.account_ids:
+        conditions.append(_PH.cloud_account_id == func.any(bindparam("account_ids", type_=_UUIDS)))
+    if shape.provider:
+        conditions.append(_PH.provider == bindparam("provider"))
+    if shape.plan_id:
+        conditions.append(_PH.plan_id == bindparam("plan_id"))
+    if shape.status:
+        conditions.append(_PH.status == bindparam("status"))
+    if shape.start:
+        conditions.append(_PH.purchased_at >= bindparam("start"))
+    if shape.end:
+        conditions.append(_PH.purchased_at < bindparam("end"))
+    if shape.after:
+        conditions.append(
+            tuple_(_PH.purchased_at, _PH.id)
+            < tuple_(
+                bindparam("after_at", type_=_PH.purchased_at.type),
+                bindparam("after_id", type_=_PH.id.type),
+            )
+        )
+    columns = [_PH[column.key] for column in HISTORY_COLUMNS]
+    # The current name while the account exists (renames show), else the recorded one.
+    name = func.coalesce(_CA.name, _PH.account_name).label("account_name")
+    return (
+        select(*columns, name)
+        .select_from(PurchaseHistory.__table__)
+        .outerjoin(CloudAccount.__table__, _CA.id == _PH.cloud_account_id)
+        .where(*conditions)
+        .order_by(_PH.purchased_at.desc(), _PH.id.desc())
+        .limit(bindparam("limit"))
+    )
+
+
 def history_page_query(
     filters: HistoryFilters, *, limit: int, after: tuple[datetime, uuid.UUID] | None
-) -> AnySelect:
-    """Newest first, keyset on (purchased_at, id); ``limit + 1`` rows to know if more exist."""
-    query: AnySelect = select(*HISTORY_COLUMNS, _account_name().label("account_name")).outerjoin(
-        CloudAccount, CloudAccount.id == _H.cloud_account_id
-    )
-    query = _filtered(query, filters)
+) -> tuple[AnySelect, dict[str, Any]]:
+    """Newest first, keyset on (purchased_at, id); ``limit + 1`` rows to know if more exist.
+
+    The statement and its parameters; scoped in SQL (rows of no account only for an
+    unrestricted caller naming no accounts).
+    """
+    scope = filters.accounts.scope
+    params: dict[str, Any] = {"limit": limit + 1}
+    scoped: Literal["all", "none", "some"] = "all"
+    if not scope.unrestricted:
+        scoped = "some" if scope.account_ids else "none"
+        params["scope_ids"] = sorted(scope.account_ids)
+    if filters.accounts.account_ids:
+        params["account_ids"] = list(filters.accounts.account_ids)
+    values = {
+        "provider": filters.provider.value if filters.provider is not None else None,
+        "plan_id": filters.plan_id,
+        "status": filters.status,
+        "start": filters.start,
+        "end": filters.end,
+    }
+    params.update((key, value) for key, value in values.items() if value is not None)
     if after is not None:
-        query = query.where(tuple_(_H.purchased_at, _H.id) < tuple_(*after))
-    return query.order_by(_H.purchased_at.desc(), _H.id.desc()).limit(limit + 1)
+        params["after_at"], params["after_id"] = after
+    shape = _PageShape(
+        scope=scoped,
+        account_ids="account_ids" in params,
+        provider="provider" in params,
+        plan_id="plan_id" in params,
+        status="status" in params,
+        start="start" in params,
+        end="end" in params,
+        after=after is not None,
+    )
+    return _page_query(shape), params
 
 
 async def history_page(
@@ -144,8 +231,9 @@ async def history_page(
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
 ) -> list[dict[str, Any]]:
-    rows = await session.execute(history_page_query(filters, limit=limit, after=after))
-    return [dict(row._mapping) for row in rows]
+    query, params = history_page_query(filters, limit=limit, after=after)
+    rows = await session.execute(query, params)
+    return [row._asdict() for row in rows]
 
 
 # --- aggregates -----------------------------------------------------------------------------

@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select, text, update
+import asyncpg
+from sqlalchemy import case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -193,87 +193,91 @@ async def running_run_ids(session: AsyncSession) -> list[uuid.UUID]:
     return list(rows.scalars())
 
 
-async def in_flight(session: AsyncSession, fresh_after: datetime) -> tuple[int, dict[str, int]]:
-    """Claimed rows whose worker is alive (fresh heartbeat), in all and per worker."""
-    rows = await session.execute(
-        select(CollectionRunAccount.claimed_by, func.count())
-        .where(
-            CollectionRunAccount.status == RunAccountStatus.running.value,
-            CollectionRunAccount.heartbeat_at >= fresh_after,
-        )
-        .group_by(CollectionRunAccount.claimed_by)
+@dataclass(frozen=True)
+class ClaimRoom:
+    """What a claim needs to know, read under the claim lock in one statement."""
+
+    in_flight: int  # claimed rows whose worker is alive (fresh heartbeat), every process
+    mine: int  # of those, this worker's
+    workers: int  # processes holding a worker LISTEN connection
+    stale: int  # running rows whose heartbeat went stale (their worker died), any run
+    running_runs: list[uuid.UUID]  # oldest first
+
+
+_RUNNING = RunAccountStatus.running.value
+_CLAIM_ROOM = f"""
+SELECT count(*) FILTER (WHERE heartbeat_at >= $1) AS in_flight,
+    count(*) FILTER (WHERE heartbeat_at >= $1 AND claimed_by = $2) AS mine,
+    count(*) FILTER (WHERE coalesce(heartbeat_at, started_at) < $1) AS stale,
+    (SELECT count(*) FROM pg_stat_activity
+     WHERE datname = current_database() AND application_name LIKE $3) AS workers,
+    ARRAY(SELECT id FROM collection_runs WHERE status = '{RunStatus.running.value}'
+          ORDER BY started_at, id) AS running_runs
+FROM collection_run_accounts WHERE status = '{_RUNNING}'
+"""  # noqa: S608 - only this module's constants are formatted in
+
+
+async def claim_room(
+    driver: asyncpg.Connection, fresh_after: datetime, worker: str, worker_prefix: str
+) -> ClaimRoom:
+    """The global in-flight count, this worker's, live workers, stale rows and running runs."""
+    row = await driver.fetchrow(_CLAIM_ROOM, fresh_after, worker, worker_prefix + "%")
+    assert row is not None
+    return ClaimRoom(
+        int(row["in_flight"]),
+        int(row["mine"]),
+        int(row["workers"]),
+        int(row["stale"]),
+        list(row["running_runs"]),
     )
-    per_worker = {str(worker): int(count) for worker, count in rows}
-    return sum(per_worker.values()), per_worker
+
+
+_CLAIM = """
+UPDATE collection_run_accounts
+SET status = '{running}', claimed_by = $2, claim_token = gen_random_uuid(), claimed_at = $4,
+    heartbeat_at = $4, started_at = $4, attempts = attempts + 1
+WHERE id IN (
+    SELECT id FROM collection_run_accounts
+    WHERE run_id = $1 AND cloud_account_id IS NOT NULL AND {condition}
+    ORDER BY {order} LIMIT $3 FOR UPDATE SKIP LOCKED
+)
+RETURNING cloud_account_id, provider, account_name, claim_token, attempts
+"""
+_CLAIM_STALE = _CLAIM.format(
+    running=_RUNNING,
+    condition=f"status = '{_RUNNING}' AND coalesce(heartbeat_at, started_at) < $5",
+    order="heartbeat_at",
+)
+# The literal status matches the partial index of claimable rows.
+_CLAIM_PENDING = _CLAIM.format(
+    running=_RUNNING,
+    condition=f"status = '{RunAccountStatus.pending.value}'",
+    order="account_name, cloud_account_id",
+)
 
 
 async def claim_accounts(
-    session: AsyncSession,
+    driver: asyncpg.Connection,
     run_id: uuid.UUID,
     *,
     worker: str,
     limit: int,
-    stale_before: datetime,
+    stale_before: datetime | None,
     now: datetime,
 ) -> list[ClaimedAccount]:
-    """Claim up to ``limit`` rows of the run: stale claims first (their worker died), then
-    pending rows in name order; rows another transaction holds are skipped, not waited for."""
-    claimed: list[ClaimedAccount] = []
-    condition: ColumnElement[bool]
-    order: list[ColumnElement[Any]]
-    for stale in (True, False):
-        wanted = limit - len(claimed)
-        if wanted <= 0:
-            break
-        if stale:
-            condition = (CollectionRunAccount.status == RunAccountStatus.running.value) & (
-                func.coalesce(CollectionRunAccount.heartbeat_at, CollectionRunAccount.started_at)
-                < stale_before
-            )
-            order = [CollectionRunAccount.heartbeat_at.asc()]
-        else:
-            condition = CollectionRunAccount.status == RunAccountStatus.pending.value
-            order = [
-                CollectionRunAccount.account_name.asc(),
-                CollectionRunAccount.cloud_account_id.asc(),
-            ]
-        candidates = (
-            select(CollectionRunAccount.id)
-            .where(
-                CollectionRunAccount.run_id == run_id,
-                CollectionRunAccount.cloud_account_id.is_not(None),
-                condition,
-            )
-            .order_by(*order)
-            .limit(wanted)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        rows = await session.execute(
-            update(CollectionRunAccount)
-            .where(CollectionRunAccount.id.in_(candidates))
-            .values(
-                status=RunAccountStatus.running.value,
-                claimed_by=worker,
-                claim_token=func.gen_random_uuid(),
-                claimed_at=now,
-                heartbeat_at=now,
-                started_at=now,
-                attempts=CollectionRunAccount.attempts + 1,
-            )
-            .returning(
-                CollectionRunAccount.cloud_account_id,
-                CollectionRunAccount.provider,
-                CollectionRunAccount.account_name,
-                CollectionRunAccount.claim_token,
-                CollectionRunAccount.attempts,
-            )
-        )
-        claimed.extend(
-            ClaimedAccount(run_id, RunAccountRef(r[0], r[1], r[2]), r[3], r[4])
-            for r in rows
-            if r[0] is not None and r[3] is not None
-        )
+    """Claim up to ``limit`` rows of the run: stale claims first (their worker died; only
+    looked for when ``stale_before`` is given), then pending rows in name order; rows another
+    transaction holds are skipped, not waited for."""
+    rows: list[asyncpg.Record] = []
+    if stale_before is not None:
+        rows += await driver.fetch(_CLAIM_STALE, run_id, worker, limit, now, stale_before)
+    if limit - len(rows) > 0:
+        rows += await driver.fetch(_CLAIM_PENDING, run_id, worker, limit - len(rows), now)
+    claimed = [
+        ClaimedAccount(run_id, RunAccountRef(r[0], r[1], r[2]), r[3], r[4])
+        for r in rows
+        if r[0] is not None and r[3] is not None
+    ]
     claimed.sort(key=lambda c: (c.ref.account_name, c.ref.cloud_account_id))
     return claimed
 

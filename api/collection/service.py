@@ -44,8 +44,9 @@ from api.errors import NotFound
 from api.kit import claims
 from api.kit.claims import Claim, ClaimLoop, Listener
 from api.kit.crypto import KeyRing
+from api.kit.driver import XACT_LOCK_SQL, driver_connection
 from api.kit.fanout import Outcome
-from api.kit.locks import xact_lock
+from api.kit.locks import lock_key
 from api.kit.tasks import cancel_all
 from api.models import CollectionRun, CollectionRunAccount
 from api.providers import registry
@@ -586,37 +587,40 @@ class CollectionWorker:
     # --- the claim loop's callbacks -------------------------------------------------------
     async def _claim(self, _local_in_flight: int) -> Sequence[Claim[ClaimedAccount]]:
         async with unit_of_work(self.ctx.maker) as session:
-            runs = await repository.running_run_ids(session)
-            if self.run_id is not None:
-                runs = [r for r in runs if r == self.run_id]
-            claimed = await self.claim_in(session, runs) if runs else []
+            claimed = await self.claim_in(session, None)
         await self._load_configs(claimed)
         return claimed
 
     async def claim_in(
-        self, session: AsyncSession, runs: Sequence[uuid.UUID]
+        self, session: AsyncSession, runs: Sequence[uuid.UUID] | None
     ) -> list[Claim[ClaimedAccount]]:
-        """Claim this worker's room in ``runs`` inside the caller's transaction."""
+        """Claim this worker's room in ``runs`` (None: every running run, oldest first; only
+        this worker's run when it has one) inside the caller's transaction."""
         settings = self.ctx.settings
-        await xact_lock(session, CLAIM_LOCK)
+        driver = await driver_connection(session, XACT_LOCK_SQL, lock_key(CLAIM_LOCK))
         # The time after the lock: a claim is stamped after the finish that made room for it.
         now = utcnow()
         fresh_after = now - timedelta(seconds=settings.scheduler.collect_stale_after_s)
-        total, per_worker = await repository.in_flight(session, fresh_after)
-        workers = max(1, await claims.live_workers(session))
+        room = await repository.claim_room(
+            driver, fresh_after, self.worker_id, claims.WORKER_APPLICATION_PREFIX
+        )
+        if runs is None:
+            runs = room.running_runs
+            if self.run_id is not None:
+                runs = [r for r in runs if r == self.run_id]
         limit = settings.scheduler.max_account_parallelism
-        share = math.ceil(limit / workers)
-        room = min(limit - total, share - per_worker.get(self.worker_id, 0))
+        share = math.ceil(limit / max(1, room.workers))
+        wanted = min(limit - room.in_flight, share - room.mine)
         claimed: list[ClaimedAccount] = []
         for run_id in runs:
-            if room - len(claimed) <= 0:
+            if wanted - len(claimed) <= 0:
                 break
             claimed += await repository.claim_accounts(
-                session,
+                driver,
                 run_id,
                 worker=self.worker_id,
-                limit=room - len(claimed),
-                stale_before=fresh_after,
+                limit=wanted - len(claimed),
+                stale_before=fresh_after if room.stale else None,
                 now=now,
             )
         return [Claim(c.token, c) for c in claimed]

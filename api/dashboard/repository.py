@@ -6,6 +6,7 @@ however many recommendations exist; the service adds the groups up in ``Decimal`
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,22 +14,31 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
+    CompoundSelect,
+    Integer,
+    Numeric,
     Select,
+    String,
     and_,
+    bindparam,
     case,
+    cast,
     exists,
     func,
     literal_column,
     not_,
+    null,
     or_,
     select,
     true,
+    union_all,
 )
 
 from api.db import AsyncReadSession
 from api.enums import Provider, PurchaseStatus
-from api.history.repository import AccountFilter
+from api.history.repository import AccountFilter, AccountsShape, bound_account_conditions
 from api.models import (
     CloudAccount,
     Commitment,
@@ -68,101 +78,6 @@ def _groups(rows: Any) -> list[Group]:
     ]
 
 
-def potential_savings_query(accounts: AccountFilter, provider: Provider | None) -> AnySelect:
-    """Σ estimated monthly savings and count of visible recommendations (enabled accounts only)."""
-    r = Recommendation
-    query = (
-        select(
-            r.cloud_account_id,
-            r.provider,
-            r.currency,
-            func.sum(r.estimated_monthly_savings).label("amount"),
-            func.count().label("count"),
-        )
-        .join(CloudAccount, and_(CloudAccount.id == r.cloud_account_id, CloudAccount.enabled))
-        .where(accounts.where(r.cloud_account_id))
-        .group_by(r.cloud_account_id, r.provider, r.currency)
-    )
-    if provider is not None:
-        query = query.where(r.provider == provider.value)
-    return query
-
-
-def committed_monthly_expr() -> ColumnElement[Decimal]:
-    """Recurring monthly cost + upfront ÷ term months (SPEC §7), at the storage scale.
-
-    A commitment without a term spreads its upfront over its start..end span when known.
-    """
-    c = Commitment
-    span_months = func.greatest(
-        func.round(func.extract("epoch", c.end - c.start) / SECONDS_PER_MONTH), 1
-    )
-    upfront_monthly = case(
-        (c.term > 0, c.upfront_cost / (c.term * 12)),
-        (and_(c.start.is_not(None), c.end > c.start), c.upfront_cost / span_months),
-        else_=literal_column("0"),
-    )
-    return func.round(c.recurring_monthly_cost + upfront_monthly, 6)
-
-
-def _active_commitment(now: datetime) -> ColumnElement[bool]:
-    c = Commitment
-    return and_(c.state == ACTIVE, or_(c.end.is_(None), c.end > now))
-
-
-def committed_query(accounts: AccountFilter, provider: Provider | None, now: datetime) -> AnySelect:
-    """Σ committed monthly and count of active inventory rows."""
-    c = Commitment
-    query = (
-        select(
-            c.cloud_account_id,
-            c.provider,
-            c.currency,
-            func.sum(committed_monthly_expr()).label("amount"),
-            func.count().label("count"),
-        )
-        .where(_active_commitment(now), accounts.where(c.cloud_account_id))
-        .group_by(c.cloud_account_id, c.provider, c.currency)
-    )
-    if provider is not None:
-        query = query.where(c.provider == provider.value)
-    return query
-
-
-def realized_query(accounts: AccountFilter, provider: Provider | None, now: datetime) -> AnySelect:
-    """Σ estimated monthly savings of purchases still active (bought, not yet expired)."""
-    h = PurchaseHistory
-    currency = func.coalesce(h.currency, literal_column("'USD'")).label("currency")
-    query = (
-        select(
-            h.cloud_account_id,
-            h.provider,
-            currency,
-            func.sum(func.coalesce(h.estimated_monthly_savings, literal_column("0"))).label(
-                "amount"
-            ),
-            func.count().label("count"),
-        )
-        .where(
-            h.status == PurchaseStatus.purchased.value,
-            or_(h.expires_at.is_(None), h.expires_at > now),
-            accounts.where(h.cloud_account_id),
-        )
-        .group_by(h.cloud_account_id, h.provider, currency)
-    )
-    if provider is not None:
-        query = query.where(h.provider == provider.value)
-    return query
-
-
-def accounts_query(accounts: AccountFilter, provider: Provider | None) -> AnySelect:
-    a = CloudAccount
-    query = select(a.id, a.name, a.external_id, a.provider, a.enabled).where(accounts.where(a.id))
-    if provider is not None:
-        query = query.where(a.provider == provider.value)
-    return query.order_by(func.lower(a.name), a.id)
-
-
 @dataclass(frozen=True)
 class SummaryRows:
     potential: list[Group]
@@ -171,19 +86,155 @@ class SummaryRows:
     accounts: list[Any]
 
 
+# The summary in one statement built once per filter shape (which scope, accounts named or
+# not, a provider or not), on the Core tables, with the ids, the provider and the time as
+# bound parameters: one round trip and no per-request statement construction. The same four
+# aggregates as the functions above, each grouped per (account, provider, currency), plus the
+# filtered accounts, told apart by ``kind``.
+POTENTIAL_KIND, COMMITTED_KIND, REALIZED_KIND, ACCOUNT_KIND = 0, 1, 2, 3
+_RC = Recommendation.__table__.c
+_CC = Commitment.__table__.c
+_HC = PurchaseHistory.__table__.c
+_AC = CloudAccount.__table__.c
+
+
+def _kind(value: int) -> ColumnElement[int]:
+    return literal_column(str(value), Integer).label("kind")
+
+
+def _no_account_columns() -> tuple[ColumnElement[Any], ...]:
+    return (
+        cast(null(), String).label("name"),
+        cast(null(), String).label("external_id"),
+        cast(null(), Boolean).label("enabled"),
+        cast(null(), String).label("sort_name"),
+    )
+
+
+def committed_monthly_expr() -> ColumnElement[Decimal]:
+    """Recurring monthly cost + upfront ÷ term months (SPEC §7), at the storage scale.
+
+    A commitment without a term spreads its upfront over its start..end span when known.
+    """
+    span_months = func.greatest(
+        func.round(func.extract("epoch", _CC.end - _CC.start) / SECONDS_PER_MONTH), 1
+    )
+    upfront_monthly = case(
+        (_CC.term > 0, _CC.upfront_cost / (_CC.term * 12)),
+        (and_(_CC.start.is_not(None), _CC.end > _CC.start), _CC.upfront_cost / span_months),
+        else_=literal_column("0"),
+    )
+    return func.round(_CC.recurring_monthly_cost + upfront_monthly, 6)
+
+
+@functools.cache
+def _summary_query(accounts: AccountsShape, provider: bool) -> CompoundSelect[Any]:
+    now = bindparam("now", type_=_CC.end.type)
+    potential = (
+        select(
+            _kind(POTENTIAL_KIND),
+            _RC.cloud_account_id,
+            _RC.provider,
+            _RC.currency,
+            func.sum(_RC.estimated_monthly_savings).label("amount"),
+            func.count().label("count"),
+            *_no_account_columns(),
+        )
+        .select_from(Recommendation.__table__)
+        .join(CloudAccount.__table__, and_(_AC.id == _RC.cloud_account_id, _AC.enabled))
+        .where(*bound_account_conditions(_RC.cloud_account_id, accounts))
+        .group_by(_RC.cloud_account_id, _RC.provider, _RC.currency)
+    )
+    committed = (
+        select(
+            _kind(COMMITTED_KIND),
+            _CC.cloud_account_id,
+            _CC.provider,
+            _CC.currency,
+            func.sum(committed_monthly_expr()).label("amount"),
+            func.count().label("count"),
+            *_no_account_columns(),
+        )
+        .where(
+            _CC.state == ACTIVE,
+            or_(_CC.end.is_(None), _CC.end > now),
+            *bound_account_conditions(_CC.cloud_account_id, accounts),
+        )
+        .group_by(_CC.cloud_account_id, _CC.provider, _CC.currency)
+    )
+    currency = func.coalesce(_HC.currency, literal_column("'USD'"))
+    realized = (
+        select(
+            _kind(REALIZED_KIND),
+            _HC.cloud_account_id,
+            _HC.provider,
+            currency.label("currency"),
+            func.sum(func.coalesce(_HC.estimated_monthly_savings, literal_column("0"))).label(
+                "amount"
+            ),
+            func.count().label("count"),
+            *_no_account_columns(),
+        )
+        .where(
+            _HC.status == PurchaseStatus.purchased.value,
+            or_(_HC.expires_at.is_(None), _HC.expires_at > now),
+            *bound_account_conditions(_HC.cloud_account_id, accounts),
+        )
+        .group_by(_HC.cloud_account_id, _HC.provider, currency)
+    )
+    listed = select(
+        _kind(ACCOUNT_KIND),
+        _AC.id.label("cloud_account_id"),
+        _AC.provider,
+        cast(null(), String).label("currency"),
+        cast(null(), Numeric).label("amount"),
+        cast(null(), Integer).label("count"),
+        _AC.name,
+        _AC.external_id,
+        _AC.enabled,
+        func.lower(_AC.name).label("sort_name"),
+    ).where(*bound_account_conditions(_AC.id, accounts))
+    parts = [potential, committed, realized, listed]
+    if provider:
+        columns = (_RC.provider, _CC.provider, _HC.provider, _AC.provider)
+        parts = [
+            part.where(column == bindparam("provider"))
+            for part, column in zip(parts, columns, strict=True)
+        ]
+    # Only the accounts need an order (by name, as the list shows them); the groups are few.
+    return union_all(*parts).order_by(
+        literal_column("kind"), literal_column("sort_name"), literal_column("cloud_account_id")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Account:
+    id: uuid.UUID
+    name: str
+    external_id: str
+    provider: str
+    enabled: bool
+
+
 async def summary_rows(
     session: AsyncReadSession, accounts: AccountFilter, provider: Provider | None, now: datetime
 ) -> SummaryRows:
     """The four aggregates of the dashboard summary, each grouped per account and currency."""
-    potential = await session.execute(potential_savings_query(accounts, provider))
-    committed = await session.execute(committed_query(accounts, provider, now))
-    realized = await session.execute(realized_query(accounts, provider, now))
-    listed = await session.execute(accounts_query(accounts, provider))
+    params: dict[str, Any] = {"now": now, **accounts.bound_params()}
+    if provider is not None:
+        params["provider"] = provider.value
+    result = await session.execute(_summary_query(accounts.shape, provider is not None), params)
+    kinds: tuple[list[Any], list[Any], list[Any], list[Any]] = ([], [], [], [])
+    for row in result:
+        kinds[row.kind].append(row)
     return SummaryRows(
-        potential=_groups(potential),
-        committed=_groups(committed),
-        realized=_groups(realized),
-        accounts=list(listed),
+        potential=_groups(kinds[POTENTIAL_KIND]),
+        committed=_groups(kinds[COMMITTED_KIND]),
+        realized=_groups(kinds[REALIZED_KIND]),
+        accounts=[
+            _Account(r.cloud_account_id, r.name, r.external_id, r.provider, r.enabled)
+            for r in kinds[ACCOUNT_KIND]
+        ],
     )
 
 

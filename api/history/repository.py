@@ -66,6 +66,45 @@ class AccountFilter:
         """No scope limit and no accounts named: rows of unknown accounts are included too."""
         return self.scope.unrestricted and not self.account_ids
 
+    @property
+    def shape(self) -> AccountsShape:
+        """What a statement built once (:func:`bound_account_conditions`) must know of it."""
+        scope: ScopeShape = "all"
+        if not self.scope.unrestricted:
+            scope = "some" if self.scope.account_ids else "none"
+        return scope, bool(self.account_ids)
+
+    def bound_params(self) -> dict[str, Any]:
+        """The values of the parameters :func:`bound_account_conditions` names."""
+        params: dict[str, Any] = {}
+        if not self.scope.unrestricted and self.scope.account_ids:
+            params["scope_ids"] = sorted(self.scope.account_ids)
+        if self.account_ids:
+            params["account_ids"] = list(self.account_ids)
+        return params
+
+
+# all: unrestricted; none: a constrained scope reaching no account; some: a list of accounts.
+ScopeShape = Literal["all", "none", "some"]
+AccountsShape = tuple[ScopeShape, bool]  # (scope, whether accounts are named)
+_UUIDS = ARRAY(UUID(as_uuid=True))
+
+
+def bound_account_conditions(
+    column: ColumnElement[uuid.UUID] | ColumnElement[uuid.UUID | None], shape: AccountsShape
+) -> list[ColumnElement[bool]]:
+    """:meth:`AccountFilter.where` for a statement built once: the ids are the bound
+    parameters ``scope_ids`` and ``account_ids`` (:meth:`AccountFilter.bound_params`)."""
+    scope, named = shape
+    conditions: list[ColumnElement[bool]] = []
+    if scope == "none":
+        conditions.append(false())
+    elif scope == "some":
+        conditions.append(column == func.any(bindparam("scope_ids", type_=_UUIDS)))
+    if named:
+        conditions.append(column == func.any(bindparam("account_ids", type_=_UUIDS)))
+    return conditions
+
 
 @dataclass(frozen=True)
 class HistoryFilters:
@@ -130,13 +169,11 @@ HISTORY_COLUMNS = (
 # parameters: a request binds values only (no construction, no cache-key walk, no ORM path).
 _PH = PurchaseHistory.__table__.c
 _CA = CloudAccount.__table__.c
-_UUIDS = ARRAY(UUID(as_uuid=True))
 
 
 @dataclass(frozen=True)
 class _PageShape:
-    scope: Literal["all", "none", "some"]
-    account_ids: bool
+    accounts: AccountsShape
     provider: bool
     plan_id: bool
     status: bool
@@ -147,13 +184,7 @@ class _PageShape:
 
 @functools.cache
 def _page_query(shape: _PageShape) -> AnySelect:
-    conditions: list[ColumnElement[bool]] = []
-    if shape.scope == "none":
-        conditions.append(false())
-    elif shape.scope == "some":
-        conditions.append(_PH.cloud_account_id == func.any(bindparam("scope_ids", type_=_UUIDS)))
-    if shape.account_ids:
-        conditions.append(_PH.cloud_account_id == func.any(bindparam("account_ids", type_=_UUIDS)))
+    conditions = bound_account_conditions(_PH.cloud_account_id, shape.accounts)
     if shape.provider:
         conditions.append(_PH.provider == bindparam("provider"))
     if shape.plan_id:
@@ -193,14 +224,7 @@ def history_page_query(
     The statement and its parameters; scoped in SQL (rows of no account only for an
     unrestricted caller naming no accounts).
     """
-    scope = filters.accounts.scope
-    params: dict[str, Any] = {"limit": limit + 1}
-    scoped: Literal["all", "none", "some"] = "all"
-    if not scope.unrestricted:
-        scoped = "some" if scope.account_ids else "none"
-        params["scope_ids"] = sorted(scope.account_ids)
-    if filters.accounts.account_ids:
-        params["account_ids"] = list(filters.accounts.account_ids)
+    params: dict[str, Any] = {"limit": limit + 1, **filters.accounts.bound_params()}
     values = {
         "provider": filters.provider.value if filters.provider is not None else None,
         "plan_id": filters.plan_id,
@@ -212,8 +236,7 @@ def history_page_query(
     if after is not None:
         params["after_at"], params["after_id"] = after
     shape = _PageShape(
-        scope=scoped,
-        account_ids="account_ids" in params,
+        accounts=filters.accounts.shape,
         provider="provider" in params,
         plan_id="plan_id" in params,
         status="status" in params,

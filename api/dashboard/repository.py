@@ -65,19 +65,6 @@ class Group:
     count: int
 
 
-def _groups(rows: Any) -> list[Group]:
-    return [
-        Group(
-            cloud_account_id=row.cloud_account_id,
-            provider=row.provider,
-            currency=row.currency,
-            amount=row.amount if row.amount is not None else Decimal(0),
-            count=row.count,
-        )
-        for row in rows
-    ]
-
-
 @dataclass(frozen=True)
 class SummaryRows:
     potential: list[Group]
@@ -224,17 +211,22 @@ async def summary_rows(
     if provider is not None:
         params["provider"] = provider.value
     result = await session.execute(_summary_query(accounts.shape, provider is not None), params)
-    kinds: tuple[list[Any], list[Any], list[Any], list[Any]] = ([], [], [], [])
-    for row in result:
-        kinds[row.kind].append(row)
+    # Unpacked by position: at 1,000 accounts this loop sees ~4,000 rows.
+    groups: tuple[list[Group], list[Group], list[Group]] = ([], [], [])
+    listed: list[_Account] = []
+    zero = Decimal(0)
+    for kind, account_id, row_provider, currency, amount, count, *account, _ in result.all():
+        if kind == ACCOUNT_KIND:
+            name, external_id, enabled = account
+            listed.append(_Account(account_id, name, external_id, row_provider, enabled))
+        else:
+            amount = amount if amount is not None else zero
+            groups[kind].append(Group(account_id, row_provider, currency, amount, count))
     return SummaryRows(
-        potential=_groups(kinds[POTENTIAL_KIND]),
-        committed=_groups(kinds[COMMITTED_KIND]),
-        realized=_groups(kinds[REALIZED_KIND]),
-        accounts=[
-            _Account(r.cloud_account_id, r.name, r.external_id, r.provider, r.enabled)
-            for r in kinds[ACCOUNT_KIND]
-        ],
+        potential=groups[POTENTIAL_KIND],
+        committed=groups[COMMITTED_KIND],
+        realized=groups[REALIZED_KIND],
+        accounts=listed,
     )
 
 

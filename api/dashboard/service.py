@@ -23,9 +23,7 @@ from api.auth.permissions import AccountScope
 from api.dashboard import repository
 from api.dashboard.repository import Group
 from api.dashboard.schemas import (
-    AccountFigures,
     ExpiringCommitment,
-    Figures,
     SavingsOverTime,
     SavingsPoint,
     SavingsSeries,
@@ -122,23 +120,25 @@ async def summary(
             per_provider[row.provider] = _Figures()
         figures = per_account.get(row.id)
         by_account.append(
-            AccountFigures(
-                cloud_account_id=row.id,
-                account_name=row.name,
-                account_external_id=row.external_id,
-                provider=row.provider,
-                enabled=row.enabled,
+            {
+                "cloud_account_id": row.id,
+                "account_name": row.name,
+                "account_external_id": row.external_id,
+                "provider": row.provider,
+                "enabled": row.enabled,
                 **(figures.fields() if figures is not None else nothing),
-            )
+            }
         )
-    return Summary(
-        **total.fields(),
-        currencies=sorted(total.currencies()),
-        by_provider={
-            Provider(name): Figures(**figures.fields())
-            for name, figures in sorted(per_provider.items())
-        },
-        by_account=by_account,
+    # Validated once, as a whole (faster than a model per account).
+    return Summary.model_validate(
+        {
+            **total.fields(),
+            "currencies": sorted(total.currencies()),
+            "by_provider": {
+                name: figures.fields() for name, figures in sorted(per_provider.items())
+            },
+            "by_account": by_account,
+        }
     )
 
 

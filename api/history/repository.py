@@ -255,8 +255,9 @@ async def history_page(
     after: tuple[datetime, uuid.UUID] | None,
 ) -> list[dict[str, Any]]:
     query, params = history_page_query(filters, limit=limit, after=after)
-    rows = await session.execute(query, params)
-    return [row._asdict() for row in rows]
+    result = await session.execute(query, params)
+    keys = list(result.keys())  # zip per row: cheaper than Row._asdict()
+    return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 # --- aggregates -----------------------------------------------------------------------------

@@ -60,11 +60,9 @@ async def list_recommendations(
     next_cursor = None
     if more and rows:
         last = rows[-1]
-        next_cursor = encode_cursor(field, getattr(last, field), last.id)
+        next_cursor = encode_cursor(field, last[field], last["id"])
     # Validated once as a page, straight from the row mappings (faster than one model per row).
-    return RecommendationList.model_validate(
-        {"recommendations": [row._asdict() for row in rows], "next_cursor": next_cursor}
-    )
+    return RecommendationList.model_validate({"recommendations": rows, "next_cursor": next_cursor})
 
 
 async def freshness(

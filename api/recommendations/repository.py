@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
-from sqlalchemy import ColumnElement, Row, Select, bindparam, false, func, select, true, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, false, func, select, true, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -305,10 +305,10 @@ async def list_recommendations(
     descending: bool,
     after: tuple[Any, uuid.UUID] | None,
     limit: int,
-) -> Sequence[Row[*tuple[Any, ...]]]:
+) -> list[dict[str, Any]]:
     """One keyset page (``limit`` rows) under ``sort`` with id as tie-break; scoped in SQL.
 
-    Rows of :data:`LIST_COLUMNS` (attribute access by column name).
+    Each row a dict of :data:`LIST_COLUMNS` by name.
     """
     params: dict[str, Any] = {"limit": limit}
     scoped: Literal["all", "none", "some"] = "all"
@@ -339,7 +339,8 @@ async def list_recommendations(
         min_savings=filters.min_savings is not None,
     )
     result = await session.execute(_page_query(shape), params)
-    return result.all()
+    keys = list(result.keys())  # zip per row: cheaper than Row._asdict()
+    return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -48,7 +48,7 @@ from api.kit.driver import XACT_LOCK_SQL, driver_connection
 from api.kit.fanout import Outcome
 from api.kit.locks import lock_key
 from api.kit.tasks import cancel_all
-from api.models import CollectionRun, CollectionRunAccount
+from api.models import AccountCredential, CloudAccount, CollectionRun, CollectionRunAccount
 from api.providers import registry
 from api.providers.base import (
     AccountAuth,
@@ -60,7 +60,7 @@ from api.providers.base import (
 from api.providers.clients import ProviderClients
 from api.recommendations.repository import replace_account_recommendations
 from api.service_config.merge import EffectiveServiceConfig
-from api.service_config.service import effective_configs, effective_configs_for_accounts
+from api.service_config.service import effective_configs, effective_configs_of
 from api.telemetry import context as log_context
 from api.telemetry import metrics, tracing
 
@@ -251,30 +251,67 @@ def _error_text(
     )
 
 
+Prepared = tuple[AccountAuth, list[EffectiveServiceConfig]]
+
+
+async def _resolve(
+    session: AsyncSession,
+    key_ring: KeyRing,
+    account: CloudAccount | None,
+    stored: Mapping[uuid.UUID, AccountCredential | None] | None = None,
+) -> AccountAuth:
+    if account is None:
+        raise AccountSkipped("the account was deleted")
+    if not account.enabled:
+        raise AccountSkipped("the account is disabled")
+    try:
+        return await resolve_account_auth(session, key_ring, account, stored)
+    except ProviderError as exc:
+        if exc.code == "no_credentials":
+            raise AccountSkipped(exc.message) from None
+        raise
+
+
 async def _prepare(
     ctx: CollectionContext,
     run_id: uuid.UUID,
     ref: RunAccountRef,
     configs: dict[uuid.UUID, list[EffectiveServiceConfig]],
-) -> tuple[AccountAuth, list[EffectiveServiceConfig]]:
-    """Step 1: one short unit of work that leaves only frozen values behind."""
+) -> Prepared:
+    """Step 1 for one account: a short unit of work that leaves only frozen values behind."""
     key_ring = await ctx.key_ring()
     async with ctx.db_slots, unit_of_work(ctx.maker) as session:
         account = await accounts_repository.get_account(session, ref.cloud_account_id)
-        if account is None:
-            raise AccountSkipped("the account was deleted")
-        if not account.enabled:
-            raise AccountSkipped("the account is disabled")
-        try:
-            auth = await resolve_account_auth(session, key_ring, account)
-        except ProviderError as exc:
-            if exc.code == "no_credentials":
-                raise AccountSkipped(exc.message) from None
-            raise
-        # Read for every account at the start of the run (two queries in all); an account
-        # missing from that read reads its own.
-        config = configs.get(account.id) or await effective_configs(session, account)
+        auth = await _resolve(session, key_ring, account)
+        assert account is not None  # _resolve skips a deleted account
+        config = configs.get(ref.cloud_account_id) or await effective_configs(session, account)
     return auth, config
+
+
+async def prepare_batch(
+    ctx: CollectionContext, account_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Prepared | Exception]:
+    """Step 1 for a claimed batch: one unit of work of three statements for all of it (the
+    accounts with their credential rows, the global configs, the overrides) leaving frozen
+    values behind, or per account the error its sweep fails or is skipped with."""
+    if not account_ids:
+        return {}
+    key_ring = await ctx.key_ring()
+    prepared: dict[uuid.UUID, Prepared | Exception] = {}
+    async with ctx.db_slots, unit_of_work(ctx.maker) as session:
+        rows = await repository.batch_rows(session, account_ids)
+        configs = effective_configs_of(
+            list(rows.accounts.values()), rows.service_configs, rows.overrides
+        )
+        for account_id in account_ids:
+            account = rows.accounts.get(account_id)
+            try:
+                auth = await _resolve(session, key_ring, account, rows.credentials)
+            except (AccountSkipped, ProviderError) as exc:
+                prepared[account_id] = exc
+            else:
+                prepared[account_id] = (auth, configs[account_id])
+    return prepared
 
 
 async def _persist(
@@ -335,10 +372,14 @@ async def collect_account(
     ref: RunAccountRef,
     configs: dict[uuid.UUID, list[EffectiveServiceConfig]] | None = None,
     claim_token: uuid.UUID | None = None,
+    prepared: Prepared | Exception | None = None,
 ) -> AccountResult:
-    """Prepare, sweep, persist one account (its failures raise; fan_out captures them)."""
+    """Prepare (unless ``prepared`` by :func:`prepare_batch`), sweep, persist one account
+    (its failures raise; fan_out captures them)."""
     started = time.perf_counter()
-    auth, config = await _prepare(ctx, run_id, ref, configs or {})
+    if isinstance(prepared, Exception):
+        raise prepared
+    auth, config = prepared or await _prepare(ctx, run_id, ref, configs or {})
     collector = ctx.collector_for(Provider(ref.provider))
     try:
         sweep = await collector.collect(auth, config, ctx.settings, ctx.clients)
@@ -460,6 +501,12 @@ POLL_S = 1.0
 STOPPED = "the server stopped during this run"
 
 
+def _log_prepare_failure(task: asyncio.Task[object]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        # Each account of the batch then prepares on its own, in its task.
+        logger.warning("preparing a claimed batch failed", exc_info=task.exception())
+
+
 class CollectionWorker:
     """Claims and sweeps accounts of running runs (all of them, or only ``run_id``'s)."""
 
@@ -487,7 +534,10 @@ class CollectionWorker:
             poll_s=POLL_S,
             batch_context=self._batch_context,
         )
-        self._configs: dict[uuid.UUID, list[EffectiveServiceConfig]] = {}
+        # Step 1 of a claimed batch (prepare_batch), started as the claim returns and awaited
+        # by each account's task: the claim loop claims on while it reads, and the claims are
+        # in flight (heart-beaten) from the start.
+        self._prepared: dict[uuid.UUID, asyncio.Task[dict[uuid.UUID, Prepared | Exception]]] = {}
         self._first: list[Claim[ClaimedAccount]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -536,7 +586,7 @@ class CollectionWorker:
         )
         try:
             first, self._first = self._first, []
-            await self._load_configs(first)
+            self._start_prepare(first)
             await self.loop.run(until=lambda: self._closed(run_id), initial=first)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
@@ -588,7 +638,7 @@ class CollectionWorker:
     async def _claim(self, _local_in_flight: int) -> Sequence[Claim[ClaimedAccount]]:
         async with unit_of_work(self.ctx.maker) as session:
             claimed = await self.claim_in(session, None)
-        await self._load_configs(claimed)
+        self._start_prepare(claimed)
         return claimed
 
     async def claim_in(
@@ -632,19 +682,31 @@ class CollectionWorker:
     async def adopt_first(self) -> list[Claim[ClaimedAccount]]:
         """The claims ``first_claim`` took, with their configs loaded, handed to the loop."""
         first, self._first = self._first, []
-        await self._load_configs(first)
+        self._start_prepare(first)
         self.loop.adopt(first)
         return first
 
-    async def _load_configs(self, claimed: Sequence[Claim[ClaimedAccount]]) -> None:
+    def _start_prepare(self, claimed: Sequence[Claim[ClaimedAccount]]) -> None:
         if not claimed:
             return
-        # Effective configs of the batch in two queries (an account missing reads its own).
-        async with unit_of_work(self.ctx.maker) as session:
-            accounts = await repository.accounts_by_id(
-                session, [c.item.ref.cloud_account_id for c in claimed]
-            )
-            self._configs.update(await effective_configs_for_accounts(session, accounts))
+        task = asyncio.create_task(
+            prepare_batch(self.ctx, [c.item.ref.cloud_account_id for c in claimed]),
+            name=f"collect-prepare-{self.worker_id}",
+        )
+        task.add_done_callback(_log_prepare_failure)
+        for c in claimed:
+            self._prepared[c.item.ref.cloud_account_id] = task
+
+    async def _prepared_for(self, account_id: uuid.UUID) -> Prepared | Exception | None:
+        """The batch's step 1 for this account; None: prepare on its own (the read failed)."""
+        task = self._prepared.pop(account_id, None)
+        if task is None:
+            return None
+        try:
+            # Shielded: one account cancelled (timeout, lost claim) leaves the batch's read be.
+            return (await asyncio.shield(task)).get(account_id)
+        except Exception:
+            return None
 
     @contextlib.contextmanager
     def _batch_context(self, batch: Sequence[Claim[ClaimedAccount]]) -> Iterator[None]:
@@ -655,10 +717,6 @@ class CollectionWorker:
     async def _work(self, claim: Claim[ClaimedAccount]) -> AccountResult:
         claimed = claim.item
         ref = claimed.ref
-        configs = {}
-        config = self._configs.pop(ref.cloud_account_id, None)
-        if config is not None:
-            configs[ref.cloud_account_id] = config
         # One span per account task; every log line inside carries the run and account ids.
         with tracing.account_task(
             "collection.account",
@@ -666,13 +724,16 @@ class CollectionWorker:
             cloud_account_id=ref.cloud_account_id,
             provider=ref.provider,
         ):
-            return await collect_account(self.ctx, claimed.run_id, ref, configs, claim.token)
+            prepared = await self._prepared_for(ref.cloud_account_id)
+            return await collect_account(
+                self.ctx, claimed.run_id, ref, claim_token=claim.token, prepared=prepared
+            )
 
     async def _done(
         self, claim: Claim[ClaimedAccount], outcome: Outcome[AccountResult], lost: bool
     ) -> None:
         claimed = claim.item
-        self._configs.pop(claimed.ref.cloud_account_id, None)
+        self._prepared.pop(claimed.ref.cloud_account_id, None)
         if lost:
             return
         recorded = await record_outcome(self.ctx, claimed.run_id, claimed.ref, outcome, claim.token)
@@ -689,8 +750,12 @@ class CollectionWorker:
 
     async def _heartbeat(self, tokens: list[uuid.UUID]) -> set[uuid.UUID]:
         now = utcnow()
+        # Two transactions: the claims' rows must not stay locked (their old heartbeat visible,
+        # which others may take for stale) while the run's row is busy with a finishing
+        # account's count-down.
         async with unit_of_work(self.ctx.maker) as session:
             held = await repository.heartbeat_claims(session, tokens, now)
+        async with unit_of_work(self.ctx.maker) as session:
             await repository.heartbeat_running_runs(session, now)
         return held
 

@@ -13,6 +13,7 @@ import json
 import logging
 import traceback
 import uuid
+from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -39,7 +40,7 @@ from api.enums import Action, AwsAuthMode, CredentialType, Provider, Resource
 from api.errors import Forbidden, TooManyRequests
 from api.kit import ratelimit
 from api.kit.crypto import DecryptionFailed, KeyRing
-from api.models import CloudAccount
+from api.models import AccountCredential, CloudAccount
 from api.providers.base import AccountAuth, AccountSnapshot, ConnectivityResult, ProviderError
 from api.providers.registry import connectivity_tester
 
@@ -137,14 +138,21 @@ async def create_account_with_credentials(
 
 
 async def load_credentials(
-    session: AsyncSession, key_ring: KeyRing, account: CloudAccount
+    session: AsyncSession,
+    key_ring: KeyRing,
+    account: CloudAccount,
+    stored: Mapping[uuid.UUID, AccountCredential | None] | None = None,
 ) -> DecryptedCredentials | None:
     """The account's decrypted credentials, or None when none are stored.
 
-    Raises :class:`~api.kit.crypto.DecryptionFailed` when the blob cannot be opened (unknown
-    key, tampering, or a blob that was sealed for another account or type).
+    ``stored``: credential rows already read (None: no row), by account id; an account
+    missing from it reads its own. Raises :class:`~api.kit.crypto.DecryptionFailed` when the
+    blob cannot be opened (unknown key, tampering, or a blob sealed for another account or type).
     """
-    row = await repository.get_credential(session, account.id)
+    if stored is not None and account.id in stored:
+        row = stored[account.id]
+    else:
+        row = await repository.get_credential(session, account.id)
     if row is None:
         return None
     plaintext = key_ring.decrypt(
@@ -170,13 +178,18 @@ def _mode(account: CloudAccount) -> str:
     return effective_auth_mode(provider, mode)
 
 
-async def _own_auth(session: AsyncSession, key_ring: KeyRing, account: CloudAccount) -> AccountAuth:
+async def _own_auth(
+    session: AsyncSession,
+    key_ring: KeyRing,
+    account: CloudAccount,
+    stored: Mapping[uuid.UUID, AccountCredential | None] | None = None,
+) -> AccountAuth:
     mode = _mode(account)
     expected = expected_credential_type(account.provider, mode)
     if expected is None:
         return AccountAuth(account=AccountSnapshot.of(account), credentials=None, fingerprint=None)
     try:
-        decrypted = await load_credentials(session, key_ring, account)
+        decrypted = await load_credentials(session, key_ring, account, stored)
     except DecryptionFailed as exc:
         raise ProviderError(exc.message, code="credentials_undecryptable") from None
     if decrypted is None:
@@ -195,16 +208,20 @@ async def _own_auth(session: AsyncSession, key_ring: KeyRing, account: CloudAcco
 
 
 async def resolve_account_auth(
-    session: AsyncSession, key_ring: KeyRing, account: CloudAccount
+    session: AsyncSession,
+    key_ring: KeyRing,
+    account: CloudAccount,
+    stored: Mapping[uuid.UUID, AccountCredential | None] | None = None,
 ) -> AccountAuth:
     """Everything a provider needs to act as ``account`` under its auth mode.
 
     AWS bastion mode adds the bastion's own auth (its mode must not be bastion). Raises
     :class:`~api.providers.base.ProviderError` with a user-facing message when the account
     cannot be resolved (no credentials, undecryptable, missing or chained bastion); it never
-    falls back to another identity.
+    falls back to another identity. ``stored`` as in :func:`load_credentials` (the collection
+    reads a whole claimed batch's rows in one query).
     """
-    auth = await _own_auth(session, key_ring, account)
+    auth = await _own_auth(session, key_ring, account, stored)
     if account.provider != Provider.aws or _mode(account) != AwsAuthMode.bastion:
         return auth
     if account.aws_bastion_id is None:

@@ -248,16 +248,27 @@ async def effective_configs_for_accounts(
     """``effective_configs`` for many accounts with two queries in total (globals, overrides)."""
     if not accounts:
         return {}
-    globals_by_key = {
-        (row.provider, row.service): row for row in await repository.list_service_configs(session)
-    }
+    return effective_configs_of(
+        accounts,
+        await repository.list_service_configs(session),
+        await repository.list_overrides_for_accounts(session, [account.id for account in accounts]),
+    )
+
+
+def effective_configs_of(
+    accounts: Sequence[CloudAccount],
+    service_configs: Sequence[ServiceConfig],
+    account_overrides: Sequence[AccountServiceOverride],
+) -> dict[uuid.UUID, list[EffectiveServiceConfig]]:
+    """``effective_configs_for_accounts`` from rows read beforehand: every global row and the
+    accounts' overrides (the collection reads them with its claimed batch)."""
+    globals_by_key = {(row.provider, row.service): row for row in service_configs}
     overrides: dict[uuid.UUID, dict[tuple[str, str], AccountServiceOverride]] = {
         account.id: {} for account in accounts
     }
-    for row in await repository.list_overrides_for_accounts(
-        session, [account.id for account in accounts]
-    ):
-        overrides[row.cloud_account_id][(row.provider, row.service)] = row
+    for row in account_overrides:
+        if row.cloud_account_id in overrides:
+            overrides[row.cloud_account_id][(row.provider, row.service)] = row
     return {
         account.id: _effective_for(account, globals_by_key, overrides[account.id])
         for account in accounts

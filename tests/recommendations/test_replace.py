@@ -1,7 +1,8 @@
-"""The per-account replace, by both ingest methods: upsert keeps ids, the rest is deleted."""
+"""The per-account replace, by every ingest method: upsert keeps ids, the rest is deleted."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -9,12 +10,16 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from api.db import unit_of_work
 from api.enums import Provider
 from api.models import Recommendation
-from api.recommendations.repository import IngestMethod, replace_account_recommendations
+from api.recommendations.repository import (
+    COPY_FROM_ROWS,
+    IngestMethod,
+    replace_account_recommendations,
+)
 from tests.collection.conftest import create_accounts
 from tests.collection.fakes import rec
 
@@ -61,3 +66,55 @@ async def test_replace_keeps_ids_and_deletes_keys_no_longer_returned(
             )
         ).scalars()
     assert row.estimated_monthly_savings == 7 and row.details == {"source": "fake"}
+
+
+@pytest.mark.parametrize("size", [3, COPY_FROM_ROWS])  # "auto": one statement, then COPY
+async def test_auto_picks_by_size_and_both_paths_keep_ids_and_delete_the_rest(
+    app: FastAPI, admin_client: httpx.AsyncClient, size: int
+) -> None:
+    [mine] = (uuid.UUID(a["id"]) for a in await create_accounts(admin_client, 1))
+    items = [rec(resource_type=f"r{n}", savings=str(n)) for n in range(size + 1)]
+    await replace(app, mine, items, "auto")
+    first = await ids(app, mine)
+    changed = [rec(resource_type=f"r{n}", savings="99") for n in range(1, size + 1)]
+    assert await replace(app, mine, changed, "auto") == size
+    second = await ids(app, mine)
+    assert second == {k: v for k, v in first.items() if k != "r0"}  # r0 gone, ids kept
+    async with unit_of_work(app.state.sessionmaker) as session:
+        savings = await session.execute(
+            select(Recommendation.estimated_monthly_savings).where(
+                Recommendation.cloud_account_id == mine
+            )
+        )
+        assert set(savings.scalars()) == {99}
+        # The COPY path leaves its staging table on the connection; the other never makes one.
+        staged = await session.scalar(
+            text("SELECT count(*) FROM pg_class WHERE relname = '_recommendations_in'")
+        )
+    assert bool(staged) is (size >= COPY_FROM_ROWS)
+
+
+@pytest.mark.parametrize("method", ["copy", "unnest"])
+async def test_two_replaces_of_one_account_at_once_are_serialised(
+    app: FastAPI, admin_client: httpx.AsyncClient, method: IngestMethod
+) -> None:
+    [mine] = (uuid.UUID(a["id"]) for a in await create_accounts(admin_client, 1))
+    first = [rec(resource_type=f"a{n}") for n in range(5)]
+    second = [rec(resource_type=f"b{n}") for n in range(5)]
+    replaced = asyncio.Event()
+
+    async def slow_first() -> None:
+        async with unit_of_work(app.state.sessionmaker) as session:
+            await replace_account_recommendations(
+                session, mine, Provider.aws, None, first, datetime.now(UTC), method=method
+            )
+            replaced.set()
+            await asyncio.sleep(0.3)  # the second replace starts while this one is open
+
+    async def then_second() -> None:
+        await replaced.wait()
+        await replace(app, mine, second, method)
+
+    await asyncio.gather(slow_first(), then_second())
+    # Unserialised, the second would not see the first's rows and both sets would remain.
+    assert sorted(await ids(app, mine)) == [f"b{n}" for n in range(5)]

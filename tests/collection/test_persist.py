@@ -36,6 +36,7 @@ from api.models import (
     Commitment,
     Recommendation,
     SavingsSnapshot,
+    ServiceConfig,
 )
 from api.recommendations.repository import replace_account_recommendations
 from api.service_config.service import effective_configs
@@ -258,3 +259,24 @@ async def test_a_batch_prepares_every_account_as_the_per_account_path_would(
     assert reasons.keys() == {"disabled", "no_credentials", "deleted"}
     assert "disabled" in reasons["disabled"] and "deleted" in reasons["deleted"]
     assert "credentials" in reasons["no_credentials"]
+
+
+async def test_a_changed_global_config_reaches_the_next_batch(
+    app: FastAPI, admin_client: httpx.AsyncClient
+) -> None:
+    first, second = (uuid.UUID(a["id"]) for a in await create_accounts(admin_client, 2))
+    ctx = context(app)
+
+    async def ec2_term(account_id: uuid.UUID) -> int:
+        outcome = (await prepare_batch(ctx, [account_id]))[account_id]
+        assert not isinstance(outcome, Exception), outcome
+        [ec2] = [c for c in outcome[1] if c.service == "ec2"]
+        return ec2.term.value
+
+    before = await ec2_term(first)
+    async with unit_of_work(app.state.sessionmaker) as session:
+        row = await session.get(ServiceConfig, ("aws", "ec2"))
+        assert row is not None
+        row.term = 1 if before == 3 else 3
+    assert await ec2_term(second) == (1 if before == 3 else 3)
+    assert await ec2_term(first) == (1 if before == 3 else 3)

@@ -3,11 +3,14 @@
 
 Per account, three steps, none holding a database connection across a cloud call:
 
-1. a short unit of work reads the account, marks its row ``running``, resolves its
-   credentials and effective config into frozen values, and closes;
+1. a short unit of work reads the account, its credentials and effective config into frozen
+   values, and closes — one for the whole claimed batch (:func:`prepare_batch`, three
+   statements), which each account's task awaits; the claim already marked the row
+   ``running``;
 2. the provider's collector sweeps the cloud with the account's own identity;
 3. one unit of work replaces the account's recommendations and inventory, writes its
-   savings snapshot and records the row ``ok`` — all or nothing.
+   savings snapshot and records the row ``ok`` under its claim — all or nothing, in a few
+   fixed statements on the driver (docs/benchmarks.md, Collection, says what each cost).
 
 A failure, timeout or partial sweep never reaches step 3, so the previous set stays. Steps 1
 and 3 also pass a process-wide slot semaphore smaller than the connection pool, so any

@@ -37,7 +37,7 @@ from api.db import unit_of_work
 from api.enums import RunTrigger
 from api.kit.crypto import KeyRing, get_key_ring
 from api.kit.locks import session_lock
-from api.kit.tasks import cancel_all
+from api.kit.tasks import cancel_all, raise_if_stopping
 from api.providers import registry
 from api.telemetry import metrics
 
@@ -145,6 +145,7 @@ class CollectionRunner:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                raise_if_stopping()
                 logger.exception("collection scheduler tick failed")
             await asyncio.sleep(tick)
 

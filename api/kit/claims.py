@@ -42,7 +42,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.kit.fanout import Outcome, fan_out
-from api.kit.tasks import cancel_all
+from api.kit.tasks import cancel_all, raise_if_stopping
 
 I = TypeVar("I")  # noqa: E741 - as in api.kit.fanout
 T = TypeVar("T")
@@ -189,6 +189,7 @@ class Listener:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                raise_if_stopping()
                 logger.warning("LISTEN %s: connection lost (%s); retrying", self.channel, exc)
             finally:
                 self.connected.clear()
@@ -315,6 +316,7 @@ class ClaimLoop(Generic[I, T]):
         try:
             return await self._claim(len(self.in_flight))
         except Exception:
+            raise_if_stopping()
             logger.warning("claiming work failed; retrying", exc_info=True)
             return []
 
@@ -346,6 +348,7 @@ class ClaimLoop(Generic[I, T]):
             try:
                 held = await self._heartbeat(tokens)
             except Exception:
+                raise_if_stopping()
                 logger.warning("heartbeat of %d claims failed", len(tokens), exc_info=True)
                 continue
             for token in tokens:

@@ -45,7 +45,7 @@ from api.enums import (
 from api.kit.crypto import KeyRing
 from api.kit.fanout import Outcome, fan_out
 from api.kit.locks import session_lock, xact_lock
-from api.kit.tasks import cancel_all
+from api.kit.tasks import cancel_all, raise_if_stopping
 from api.models import (
     PurchaseApproval,
     PurchaseExecution,
@@ -166,6 +166,7 @@ class Runner:
                         holding=list(self._holding),
                     )
             except Exception as exc:
+                raise_if_stopping()
                 logger.error("could not claim executions", extra={"error_type": type(exc).__name__})
                 return claimed
             if execution_id is None:
@@ -291,6 +292,7 @@ class Runner:
                 async with unit_of_work(self.maker) as session:
                     held = await repository.heartbeat(session, execution_id, self.worker)
             except Exception as exc:
+                raise_if_stopping()
                 logger.warning(
                     "execution heartbeat failed", extra={"error_type": type(exc).__name__}
                 )
@@ -804,6 +806,7 @@ class Runner:
                     await self.expire_approvals()
                     await self.start_due_plans()
             except Exception as exc:
+                raise_if_stopping()
                 logger.error("purchase loop step failed", extra={"error_type": type(exc).__name__})
             await asyncio.sleep(self.poll_interval())
 

@@ -110,9 +110,9 @@ bench: install
 # 200 SIGKILL trials of a real-purchase worker (make test: 10), a 200-login burst (60) and the
 # collection fault mix over 1,000 accounts (50).
 soak: install
-	CUDLY_CRASH_TRIALS=200 $(BIN)/pytest -p no:cacheprovider -q tests/purchases/test_crash_safety.py
-	CUDLY_LOGIN_BURST=200 $(BIN)/pytest -p no:cacheprovider -q tests/security/test_login_burst.py
-	CUDLY_HARDENING_ACCOUNTS=1000 timeout 3600 $(BIN)/pytest -p no:cacheprovider -q -s tests/hardening/test_collection_faults.py
+	CUDLY_CRASH_TRIALS=200 $(BIN)/pytest -p no:cacheprovider --timeout=0 -q tests/purchases/test_crash_safety.py
+	CUDLY_LOGIN_BURST=200 $(BIN)/pytest -p no:cacheprovider --timeout=0 -q tests/security/test_login_burst.py
+	CUDLY_HARDENING_ACCOUNTS=1000 timeout 3600 $(BIN)/pytest -p no:cacheprovider --timeout=0 -q -s tests/hardening/test_collection_faults.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(OPENAPI_VENV) .mypy_cache .ruff_cache

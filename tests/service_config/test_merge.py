@@ -219,11 +219,14 @@ async def test_the_batch_variant_uses_two_queries_for_many_accounts(
     def count(*args: Any) -> None:
         statements.append(args[2])
 
-    event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
+    # This session's connection only: the app's background claim polls share the engine.
+    connection = (await session.connection()).sync_connection
+    assert connection is not None
+    event.listen(connection, "before_cursor_execute", count)
     try:
         batch = await effective_configs_for_accounts(session, accounts)
     finally:
-        event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
+        event.remove(connection, "before_cursor_execute", count)
     assert len(statements) == 2, statements
 
     for index, account in enumerate(accounts):

@@ -219,8 +219,12 @@ async def test_two_worker_processes_of_one_server_share_a_run_and_collect_each_a
     collect_sim: CollectSim,
     env: dict[str, str],
 ) -> None:
-    # One `cudly serve` with CUDLY_WORKERS=2: its supervisor's two worker processes.
-    servers = await asyncio.to_thread(start_servers, {**env, "CUDLY_WORKERS": "2"}, 1)
+    # One `cudly serve` with CUDLY_WORKERS=2: its supervisor's two worker processes. Nobody
+    # dies here, so claims never go stale: a process the loaded machine stalls past the short
+    # stale limit the kill test needs would have its claims re-claimed (as designed) and be
+    # counted twice in flight for a moment.
+    no_stale = {**env, "CUDLY_WORKERS": "2", "CUDLY_COLLECT_STALE_AFTER_S": "120"}
+    servers = await asyncio.to_thread(start_servers, no_stale, 1)
     try:
         run_id = await start(maker)
         run = await wait_closed(maker, run_id)

@@ -310,7 +310,9 @@ async def _clear(url: str, ids: list[uuid.UUID]) -> None:
         await connection.close()
 
 
-async def run(accounts: int) -> None:
+async def run(
+    accounts: int, parallelism_values: tuple[int, ...] = PARALLELISM, *, ingest: bool = True
+) -> None:
     clouds = Clouds(accounts)
     try:
         for name in AWS_SERVICES:
@@ -338,7 +340,7 @@ async def run(accounts: int) -> None:
                 f"{'P':>4} {'ok':>5} {'calls/acct':>10} {'peak':>5} {'wall s':>8} {'ideal s':>8}"
                 f" {'wall/ideal':>10} {'CPU ms/acct':>12} {'RSS MiB':>8}"
             )
-            for parallelism in PARALLELISM:
+            for parallelism in parallelism_values:
                 r = await _run_once(settings, key_ring, clouds, parallelism)
                 print(
                     f"{r['P']:>4} {r['ok']:>5} {r['calls_per_account']:>10.1f}"
@@ -347,6 +349,8 @@ async def run(accounts: int) -> None:
                     f" {r['peak_rss_mib']:>8.0f}",
                     flush=True,
                 )
+            if not ingest:
+                return
             print("ingest (rows/s; one transaction per account)")
             for n_accounts, per_account in ((200, 20), (20, 500)):
                 rates = await _ingest(settings, n_accounts, per_account)
@@ -362,8 +366,13 @@ async def run(accounts: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--accounts", type=int, default=1000)
+    parser.add_argument(
+        "--parallelism", type=int, action="append", help="P to run (repeatable; default 10 and 100)"
+    )
+    parser.add_argument("--no-ingest", action="store_true", help="skip the ingest comparison")
     args = parser.parse_args(argv if argv is not None else [])
-    asyncio.run(run(args.accounts))
+    values = tuple(args.parallelism) if args.parallelism else PARALLELISM
+    asyncio.run(run(args.accounts, values, ingest=not args.no_ingest))
 
 
 if __name__ == "__main__":

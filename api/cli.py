@@ -89,6 +89,8 @@ def serve(
     """
     import uvicorn
 
+    from api.kit.http11 import JsonErrorH11Protocol
+
     settings = get_settings()
     exit_cleanly_on_sigterm()
     options: dict[str, Any] = {
@@ -99,6 +101,8 @@ def serve(
         "log_config": None,
         # Forwarding headers are handled in the app, from CUDLY_TRUSTED_PROXIES only.
         "proxy_headers": False,
+        # A request h11 cannot parse gets the API's JSON error, not uvicorn's plain text.
+        "http": JsonErrorH11Protocol,
     }
     count = worker_count(workers, settings)
     if count == 1:

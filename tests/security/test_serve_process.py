@@ -6,6 +6,7 @@ Every process here is started by the test and stopped by its own pid.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -150,6 +151,18 @@ def test_sigterm_stops_the_server_and_its_embedded_postgres(data_dir: Path) -> N
             for i in range(4)
         ]
         assert statuses == [401, 401, 401, 429]
+        # A request line h11 refuses (over its 16 KiB limit, still incomplete) gets the API's
+        # JSON error, not uvicorn's plain text. Sent raw: no client sends such a URL itself.
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+            sock.sendall(b"GET /api/recommendations?account_ids=" + b"0" * 20_000)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400 ")
+        assert b"content-type: application/json" in head.lower()
+        refused = json.loads(body)
+        assert refused["code"] == "bad_request" and "16 KiB" in refused["error"]
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=120)
     finally:

@@ -100,26 +100,15 @@ def _record(
     collected_at: datetime,
 ) -> tuple[Any, ...]:
     """One row in ``COLUMNS`` order (``details`` as JSON text)."""
+    values = _columns(item)  # the item's own values: 7 of the key, 7 figures, details
     return (
         account_id,
         provider.value,
-        item.service,
-        item.region,
-        item.resource_type,
-        item.engine,
-        item.term,
-        item.payment,
-        item.variant,
+        *values[:7],
         run_id,
-        item.count,
-        item.upfront_cost,
-        item.recurring_monthly_cost,
-        item.on_demand_monthly_cost,
-        item.estimated_monthly_savings,
-        item.savings_percent,
-        item.currency,
+        *values[7:14],
         collected_at,
-        json.dumps(item.details),
+        values[14],
     )
 
 

@@ -676,12 +676,15 @@ class CollectionWorker:
         this worker's run when it has one) inside the caller's transaction."""
         settings = self.ctx.settings
         driver = await driver_connection(session, XACT_LOCK_SQL, lock_key(CLAIM_LOCK))
-        # The time after the lock: a claim is stamped after the finish that made room for it.
-        now = utcnow()
-        fresh_after = now - timedelta(seconds=settings.scheduler.collect_stale_after_s)
+        fresh_after = utcnow() - timedelta(seconds=settings.scheduler.collect_stale_after_s)
         room = await repository.claim_room(
             driver, fresh_after, self.worker_id, claims.WORKER_APPLICATION_PREFIX
         )
+        # Stamped after the count, so after every finish the count saw committed (whose
+        # finished_at is earlier still): a claim never appears, by its timestamps, to overlap
+        # the finish that made room for it. Stamped before the count, a finish committing in
+        # between looked like more than P claims at once (seen as 23 of 20 in a loaded CI run).
+        now = utcnow()
         if runs is None:
             runs = room.running_runs
             if self.run_id is not None:

@@ -11,13 +11,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
-from sqlalchemy import ColumnElement, Select, bindparam, false, func, select, true, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, true, tuple_
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.permissions import AccountScope
 from api.db import AsyncReadSession
 from api.enums import Provider, RunAccountStatus
+from api.history.repository import AccountFilter, AccountsShape, bound_account_conditions
 from api.kit.driver import XACT_LOCK_SQL, driver_connection
 from api.kit.locks import lock_key
 from api.models import CloudAccount, CollectionRunAccount, Recommendation
@@ -209,7 +210,6 @@ def _columns(item: RecommendationData) -> tuple[Any, ...]:
 SortField = Literal["estimated_monthly_savings", "savings_percent", "upfront_cost", "collected_at"]
 _R = Recommendation.__table__.c
 _A = CloudAccount.__table__.c
-_UUIDS = ARRAY(UUID(as_uuid=True))
 LIST_COLUMNS = (
     _R.id,
     _R.cloud_account_id,
@@ -242,30 +242,26 @@ class _PageShape:
     sort: SortField
     descending: bool
     after: bool
-    scope: Literal["all", "none", "some"]
+    accounts: AccountsShape
     provider: bool
     service: bool
     region: bool
-    account_ids: bool
     min_savings: bool
 
 
 @functools.cache
 def _page_query(shape: _PageShape) -> Select[*tuple[Any, ...]]:
     column = _R[shape.sort]
-    conditions: list[ColumnElement[bool]] = [_A.enabled.is_(True)]
-    if shape.scope == "none":
-        conditions.append(false())
-    elif shape.scope == "some":
-        conditions.append(_R.cloud_account_id == func.any(bindparam("scope_ids", type_=_UUIDS)))
+    conditions: list[ColumnElement[bool]] = [
+        _A.enabled.is_(True),
+        *bound_account_conditions(_R.cloud_account_id, shape.accounts),
+    ]
     if shape.provider:
         conditions.append(_R.provider == bindparam("provider"))
     if shape.service:
         conditions.append(_R.service == bindparam("service"))
     if shape.region:
         conditions.append(_R.region == bindparam("region"))
-    if shape.account_ids:
-        conditions.append(_R.cloud_account_id == func.any(bindparam("account_ids", type_=_UUIDS)))
     if shape.min_savings:
         conditions.append(_R.estimated_monthly_savings >= bindparam("min_savings"))
     if shape.after:
@@ -299,19 +295,14 @@ async def list_recommendations(
 
     Each row a dict of :data:`LIST_COLUMNS` by name.
     """
-    params: dict[str, Any] = {"limit": limit}
-    scoped: Literal["all", "none", "some"] = "all"
-    if not scope.unrestricted:
-        scoped = "some" if scope.account_ids else "none"
-        params["scope_ids"] = sorted(scope.account_ids)
+    accounts = AccountFilter(scope, tuple(filters.account_ids or ()))
+    params: dict[str, Any] = {"limit": limit, **accounts.bound_params()}
     if filters.provider is not None:
         params["provider"] = filters.provider.value
     if filters.service is not None:
         params["service"] = filters.service
     if filters.region is not None:
         params["region"] = filters.region
-    if filters.account_ids is not None:
-        params["account_ids"] = list(filters.account_ids)
     if filters.min_savings is not None:
         params["min_savings"] = filters.min_savings
     if after is not None:
@@ -320,11 +311,10 @@ async def list_recommendations(
         sort=sort,
         descending=descending,
         after=after is not None,
-        scope=scoped,
+        accounts=accounts.shape,
         provider=filters.provider is not None,
         service=filters.service is not None,
         region=filters.region is not None,
-        account_ids=filters.account_ids is not None,
         min_savings=filters.min_savings is not None,
     )
     result = await session.execute(_page_query(shape), params)

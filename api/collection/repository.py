@@ -337,36 +337,6 @@ async def release_claims(session: AsyncSession, tokens: Sequence[uuid.UUID]) -> 
     return len(result.all())
 
 
-async def pending_accounts(session: AsyncSession, run_id: uuid.UUID) -> list[RunAccountRef]:
-    rows = await session.execute(
-        select(
-            CollectionRunAccount.cloud_account_id,
-            CollectionRunAccount.provider,
-            CollectionRunAccount.account_name,
-        )
-        .where(
-            CollectionRunAccount.run_id == run_id,
-            CollectionRunAccount.status == RunAccountStatus.pending.value,
-            CollectionRunAccount.cloud_account_id.is_not(None),
-        )
-        .order_by(CollectionRunAccount.account_name, CollectionRunAccount.cloud_account_id)
-    )
-    return [RunAccountRef(r[0], r[1], r[2]) for r in rows if r[0] is not None]
-
-
-async def mark_account_running(
-    session: AsyncSession, run_id: uuid.UUID, account_id: uuid.UUID, now: datetime
-) -> None:
-    await session.execute(
-        update(CollectionRunAccount)
-        .where(
-            CollectionRunAccount.run_id == run_id,
-            CollectionRunAccount.cloud_account_id == account_id,
-        )
-        .values(status=RunAccountStatus.running.value, started_at=now)
-    )
-
-
 async def finish_account(
     session: AsyncSession,
     run_id: uuid.UUID,
